@@ -1,0 +1,1 @@
+"""Aligners: the mean-shape baseline, the cascade CNN and DFF/SIFT-SDM behind one interface."""
