@@ -35,4 +35,5 @@ def build_face_model(section: dict) -> MorphableModel:
     if kind not in loaders:
         raise ValueError(f"face_model.kind: unknown kind {kind!r} (procedural, {', '.join(loaders)})")
     model = loaders[kind](path)
-    return model.truncated(min(model.n_id, int(section["n_id"])), min(model.n_exp, int(section["n_exp"])))
+    n_id = min(model.n_id, int(section["n_id"]))
+    return model.truncated(n_id, min(model.n_exp, int(section["n_exp"])))

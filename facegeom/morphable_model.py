@@ -157,7 +157,7 @@ class MorphableModel:
         """Read a model written by :meth:`save`; errors name the file and the field."""
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: morphable model file not found (run `dvc repro build_face_model`)")
+            raise FileNotFoundError(f"{path}: face model not found (run `dvc repro build_face_model`)")
         try:
             data = np.load(path, allow_pickle=False)
         except Exception as exc:  # noqa: BLE001 - any unreadable file is the same error to users
