@@ -9,7 +9,17 @@ model origin.  Projection of model vertices ``S`` (N, 3), model y up::
     y_img = -P[:, 1] + ty         (pixels, image y points down)
     depth = P[:, 2]               (larger is nearer the camera)
 
-``R = Rx(pitch) @ Ry(yaw) @ Rz(roll)`` with 3DDFA's axis matrices.
+``R = Rx(pitch) @ Ry(yaw) @ Rz(roll)`` with 3DDFA's axis matrices (face3d's
+``angle2matrix_3ddfa``, the MATLAB ``RotationMatrix`` of 300W-LP).  Signs, checked on the
+AFLW2000-3D ground truth (``tests/facegeom/test_camera.py``): positive yaw turns the face
+towards the image left (the subject's right: the nose tip moves to smaller x); positive
+pitch tilts the face up (the nose tip moves to smaller image y); positive roll turns the
+face clockwise as seen in the image (y down).
+
+``Pose_Para`` (300W-LP / AFLW2000-3D, 1x7 ``pitch, yaw, roll, tx, ty, tz, f``) projects in
+MATLAB's 1-based frame with y up: ``v = f * R @ S + t3d``, image ``x1 = v_x``,
+``y1 = H + 1 - v_y``; ``pt3d_68``'s third row is ``v_z`` (``P_z + tz``).  The 0-based y-down
+frame above gives ``tx = tx_mat - 1`` and ``ty = H - ty_mat`` (:func:`pose_from_pose_para`).
 """
 
 from __future__ import annotations
@@ -45,14 +55,12 @@ def euler_from_rotation(rot: np.ndarray) -> tuple[float, float, float]:
 
     Yaw is recovered in [-pi/2, pi/2]; at |yaw| = 90 degrees (gimbal lock) roll is set to 0.
     """
-    # R[0, 2] = -sin(yaw) cos(...)? Derived from Rx @ Ry @ Rz:
-    # row 0 = (cy cz, cy sz, -sy)
+    # From Rx @ Ry @ Rz: row 0 = (cy cz, cy sz, -sy), column 2 = (-sy, sx cy, cx cy).
     yaw = float(np.arcsin(np.clip(-rot[0, 2], -1.0, 1.0)))
     if abs(np.cos(yaw)) > 1e-6:
         roll = float(np.arctan2(rot[0, 1], rot[0, 0]))
-        # column 2 = (-sy, sx cy, cx cy)
         pitch = float(np.arctan2(rot[1, 2], rot[2, 2]))
-    else:
+    else:  # rows 1, 2 then depend on pitch -+ roll only; put it all into pitch
         roll = 0.0
         pitch = float(np.arctan2(-rot[2, 1], rot[1, 1]))
     return pitch, yaw, roll
