@@ -1,0 +1,146 @@
+"""The synthetic large-pose face dataset: the embedded default training and test data.
+
+Faces are drawn from the morphable model's distribution and rendered as photo-like crops
+(:mod:`facealign.data.render_face`), then written in the real AFLW2000-3D / 300W-LP
+layout (jpg + ``.mat``) so that real and synthetic data share one reader.
+
+* ``train`` follows 300W-LP: ``pt2d`` holds the 68 projected landmarks.
+* ``test`` follows AFLW2000-3D: ``pt2d`` holds the 21 AFLW points (-1 where hidden);
+  its |yaw| is stratified over the three bins [0,30], (30,60], (60,90] degrees.
+
+Each sample is a pure function of ``(seed, split, index)``, so the dataset does not
+depend on the number of workers.  A split is written to a temporary folder and renamed
+when complete: an interrupted run never leaves a dataset that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import shutil
+from dataclasses import asdict, dataclass
+from functools import lru_cache, partial
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from facealign.data import readers
+from facealign.data.appearance import region_weights, sample_appearance
+from facealign.data.render_face import render_face, sample_pose
+from faceeval.nme import map_68_to_21
+from facegeom import parameters
+from facegeom.camera import pose_para_from_pose
+from facegeom.morphable_model import MorphableModel
+
+SPLIT_CODES = {"train": 0, "test": 1}
+
+
+@dataclass(frozen=True)
+class SynthesisConfig:
+    """The ``synthesize`` section of ``params.yaml`` (angles in degrees, sizes in pixels)."""
+
+    image_size: int = 120
+    face_scale: tuple[float, float] = (0.55, 0.75)
+    jitter: float = 0.08
+    yaw_max_deg: float = 90.0
+    pitch_max_deg: float = 30.0
+    roll_max_deg: float = 30.0
+    expression_scale: float = 1.0
+    seed: int = 1
+    jpeg_quality: int = 92
+
+    @classmethod
+    def from_section(cls, section: dict) -> SynthesisConfig:
+        known = {k: section[k] for k in cls.__dataclass_fields__ if k in section}
+        if "face_scale" in known:
+            known["face_scale"] = tuple(known["face_scale"])
+        return cls(**known)
+
+
+def sample_face(model: MorphableModel, cfg: SynthesisConfig, split: str, index: int,
+                regions: dict[str, np.ndarray]):
+    """Parameters (P,), rendered face and yaw (degrees) of sample ``index`` of ``split``."""
+    rng = np.random.default_rng([cfg.seed, SPLIT_CODES[split], index])
+    a_id = np.clip(rng.standard_normal(model.n_id), -3, 3) * model.id_std
+    a_exp = np.clip(rng.standard_normal(model.n_exp), -3, 3) * model.exp_std
+    a_exp *= cfg.expression_scale * (0.25 if rng.uniform() < 0.3 else 1.0)
+    if split == "test":  # stratify |yaw| so every bin is populated
+        lo, hi = ((0, 30), (30, 60), (60, 90))[index % 3]
+        yaw = min(rng.uniform(lo, hi), cfg.yaw_max_deg) * rng.choice([-1, 1])
+    else:
+        yaw = rng.uniform(-cfg.yaw_max_deg, cfg.yaw_max_deg)
+    pitch = rng.uniform(-cfg.pitch_max_deg, cfg.pitch_max_deg)
+    roll = rng.uniform(-cfg.roll_max_deg, cfg.roll_max_deg)
+    shape = model.vertices(a_id, a_exp)
+    pose = sample_pose(model, rng, cfg.image_size, yaw, pitch, roll,
+                       rng.uniform(*cfg.face_scale), cfg.jitter, shape)
+    params = parameters.join(pose, a_id, a_exp)
+    appearance = sample_appearance(model, regions, rng, cfg.image_size)
+    face = render_face(model, params, appearance, cfg.image_size, rng=rng)
+    return params, face, yaw
+
+
+def write_sample(model: MorphableModel, cfg: SynthesisConfig, split: str, folder: Path,
+                 regions: dict[str, np.ndarray], index: int) -> None:
+    """Render sample ``index`` and write ``folder/<index>.jpg`` and ``.mat``."""
+    params, face, _ = sample_face(model, cfg, split, index, regions)
+    lm = face.image_vertices[model.landmarks]
+    visible = face.visible[model.landmarks]
+    if split == "test":
+        pt2d = map_68_to_21(lm[None, :, :2])[0]
+        hidden = map_68_to_21(np.where(visible, 0.0, np.nan)[None, :, None].repeat(2, 2))[0]
+        pt2d[~np.isfinite(hidden[:, 0])] = np.nan
+    else:
+        pt2d = lm[:, :2]
+    name = f"{split}_{index:06d}"
+    bgr = cv2.cvtColor(face.image, cv2.COLOR_RGB2BGR)
+    cv2.imwrite(str(folder / f"{name}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
+    pose, a_id, a_exp = parameters.split(params, model)
+    box = np.concatenate([lm[:, :2].min(0), lm[:, :2].max(0)])
+    readers.write_face_mat(
+        folder / f"{name}.mat", lm[:, :2], pose_para_from_pose(pose, cfg.image_size), a_id, a_exp,
+        landmarks68_z=lm[:, 2], pt2d=pt2d, roi=box,
+    )
+
+
+@lru_cache(maxsize=1)
+def _load_model(model_path: str) -> tuple[MorphableModel, dict[str, np.ndarray]]:
+    """The model and its region weights, loaded once per worker process."""
+    model = MorphableModel.load(model_path)
+    return model, region_weights(model)
+
+
+def _run_chunk(model_path: str, cfg: SynthesisConfig, split: str, folder: str,
+               indices: list[int]) -> int:
+    model, regions = _load_model(model_path)
+    for i in indices:
+        write_sample(model, cfg, split, Path(folder), regions, i)
+    return len(indices)
+
+
+def synthesize_split(model_path: str | Path, cfg: SynthesisConfig, split: str, count: int,
+                     out_dir: str | Path, workers: int = 2, progress: bool = True) -> Path:
+    """Write ``count`` samples of ``split`` into ``out_dir/split`` atomically; returns it."""
+    final = Path(out_dir) / split
+    tmp = Path(out_dir) / f".{split}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    chunks = [list(range(s, min(s + 16, count))) for s in range(0, count, 16)]
+    job = partial(_run_chunk, str(model_path), cfg, split, str(tmp))
+    bar = tqdm(total=count, desc=f"synthesize {split}", unit="img", disable=not progress)
+    if workers > 1 and len(chunks) > 1:
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(workers) as pool:
+            for n in pool.imap_unordered(job, chunks):
+                bar.update(n)
+    else:
+        for chunk in chunks:
+            bar.update(job(chunk))
+    bar.close()
+    manifest = {"split": split, "count": count, **asdict(cfg)}
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    return final

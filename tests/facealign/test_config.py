@@ -1,0 +1,58 @@
+"""params.yaml + preset + command-line overrides."""
+
+from pathlib import Path
+
+import pytest
+
+from facealign.config import ConfigError, flatten, load_params
+
+REPO = Path(__file__).resolve().parents[2]
+PARAMS = """
+preset: default
+train: {lr: 0.1, epochs: 3}
+data: {size: 120}
+presets:
+  default: {}
+  paper: {train.epochs: 40, data.size: 450}
+"""
+
+
+@pytest.fixture
+def params_file(tmp_path: Path) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(PARAMS)
+    return path
+
+
+def test_the_default_preset_keeps_the_base_values(params_file: Path) -> None:
+    cfg = load_params(params_file)
+    assert cfg["train"] == {"lr": 0.1, "epochs": 3} and cfg["preset"] == "default"
+
+
+def test_a_preset_lays_its_dotted_keys_over_the_base(params_file: Path) -> None:
+    cfg = load_params(params_file, preset="paper")
+    assert cfg["train"]["epochs"] == 40 and cfg["data"]["size"] == 450 and cfg["train"]["lr"] == 0.1
+
+
+def test_overrides_come_last_and_are_parsed_as_yaml(params_file: Path) -> None:
+    cfg = load_params(params_file, ["train.lr=1e-3", "data.size=64"], preset="paper")
+    assert cfg["train"]["lr"] == pytest.approx(1e-3) and cfg["data"]["size"] == 64
+
+
+def test_unknown_keys_and_presets_are_named_in_the_error(params_file: Path) -> None:
+    with pytest.raises(ConfigError, match="train.nope"):
+        load_params(params_file, ["train.nope=1"])
+    with pytest.raises(ConfigError, match="'huge'"):
+        load_params(params_file, preset="huge")
+    with pytest.raises(ConfigError, match="missing.yaml"):
+        load_params(params_file.parent / "missing.yaml")
+
+
+def test_flatten_joins_nested_keys_with_dots() -> None:
+    assert flatten({"a": {"b": 1, "c": {"d": [1, 2]}}}) == {"a.b": 1, "a.c.d": [1, 2]}
+
+
+def test_the_project_params_resolve_under_every_preset() -> None:
+    for preset in ("default", "paper", "fast_dev_run"):
+        cfg = load_params(REPO / "params.yaml", preset=preset)
+        assert cfg["face_model"]["n_id"] >= 1
