@@ -16,6 +16,7 @@ from facegeom.morphable_model import MorphableModel
 
 # family -> "module:callable" taking the aligner directory; imported only when used.
 FAMILIES: dict[str, str] = {
+    "mean_shape": "facealign.aligners.mean_shape:load_mean_shape_aligner",
     "cascade": "facealign.aligners.cascade:load_cascade_aligner",
     "dff_sdm": "facealign.aligners.sdm:load_sdm_aligner",
     "sift_sdm": "facealign.aligners.sdm:load_sdm_aligner",

@@ -5,6 +5,9 @@ It is the first row of every comparison: any trained aligner must beat it.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 from facealign.aligners.base import Alignment
@@ -48,3 +51,21 @@ class MeanShapeAligner:
                 yaw=0.0, pitch=0.0, roll=0.0, box=box.astype(np.float32), params=params,
             ))
         return out
+
+
+def save_mean_shape_aligner(model: MorphableModel, directory: str | Path) -> Path:
+    """Save the baseline as an aligner directory (``aligner.json`` + ``face_model.npz``).
+
+    A saved baseline goes through the same loading, registry and serving paths as the
+    trained families, which makes it the cheapest end-to-end test subject.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save(directory / "face_model.npz")
+    (directory / "aligner.json").write_text(json.dumps({"family": "mean_shape"}, indent=2))
+    return directory
+
+
+def load_mean_shape_aligner(directory: str | Path) -> MeanShapeAligner:
+    """Inverse of :func:`save_mean_shape_aligner`."""
+    return MeanShapeAligner(MorphableModel.load(Path(directory) / "face_model.npz"))
