@@ -70,14 +70,15 @@ def region_weights(model: MorphableModel) -> dict[str, np.ndarray]:
 
     return {
         "brows": np.maximum(near(BROW_LANDMARKS[0], 0.07), near(BROW_LANDMARKS[1], 0.07)),
-        "eyes": np.maximum(inside(EYE_LANDMARKS[0], -0.1), inside(EYE_LANDMARKS[1], -0.1)),
+        "eyes": np.maximum(inside(EYE_LANDMARKS[0], -0.2), inside(EYE_LANDMARKS[1], -0.2)),
+        "irises": np.maximum(inside(EYE_LANDMARKS[0], -0.6), inside(EYE_LANDMARKS[1], -0.6)),
         "lips": inside(LIP_LANDMARKS, -0.05),
     }
 
 
 def sample_albedo(model: MorphableModel, regions: dict[str, np.ndarray],
                   rng: np.random.Generator) -> np.ndarray:
-    """(N, 3) skin albedo with smooth blotches, darker brows and eyes, reddish lips."""
+    """(N, 3) skin albedo with smooth blotches, dark brows, eyes with irises, reddish lips."""
     i = int(rng.integers(0, len(SKIN_TONES) - 1))
     skin = SKIN_TONES[i] + rng.uniform() * (SKIN_TONES[i + 1] - SKIN_TONES[i])
     mean = model.mean
@@ -88,8 +89,9 @@ def sample_albedo(model: MorphableModel, regions: dict[str, np.ndarray],
     albedo = np.clip(skin[None] * (1 + blotch[:, None]), 0, 1)
     hair = rng.uniform(0.05, 0.35) * np.array([1.0, 0.85, 0.7])
     lips = skin * np.array([1.0, 0.62, 0.62]) * rng.uniform(0.75, 0.95)
-    eyes = np.array([0.12, 0.10, 0.09]) * rng.uniform(0.6, 1.6)
-    for name, colour in (("brows", hair), ("lips", lips), ("eyes", eyes)):
+    sclera = np.array([0.78, 0.75, 0.72]) * rng.uniform(0.8, 1.0)
+    iris = rng.uniform(0.05, 0.35) * np.array([0.9, 0.75, 0.6])
+    for name, colour in (("brows", hair), ("lips", lips), ("eyes", sclera), ("irises", iris)):
         w = regions[name][:, None]
         albedo = albedo * (1 - w) + colour[None] * w
     return albedo.astype(np.float32)
@@ -97,10 +99,11 @@ def sample_albedo(model: MorphableModel, regions: dict[str, np.ndarray],
 
 def sample_background(size: int, rng: np.random.Generator) -> np.ndarray:
     """(size, size, 3) float background: smooth colour field, random shapes, fine noise."""
-    coarse = rng.uniform(0, 1, (int(rng.integers(2, 6)), int(rng.integers(2, 6)), 3))
+    grey = rng.uniform(0.15, 0.85)
+    coarse = grey + rng.uniform(-0.3, 0.3, (int(rng.integers(2, 6)), int(rng.integers(2, 6)), 3))
     bg = cv2.resize(coarse.astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
     for _ in range(int(rng.integers(0, 6))):
-        colour = tuple(float(c) for c in rng.uniform(0, 1, 3))
+        colour = tuple(float(c) for c in np.clip(rng.uniform(0, 1) + rng.uniform(-0.25, 0.25, 3), 0, 1))
         centre = tuple(int(c) for c in rng.integers(0, size, 2))
         axes = tuple(int(a) for a in rng.integers(size // 16 + 1, size // 3 + 2, 2))
         cv2.ellipse(bg, centre, axes, float(rng.uniform(0, 180)), 0, 360, colour, -1)
