@@ -20,3 +20,25 @@ def shared_dir() -> Path:
     if not (path / "data").is_dir():
         pytest.skip(f"real reference data not found at {path} (set FACEALIGN_SHARED)")
     return path / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small procedural face model (6 identity, 4 expression components) saved as .npz."""
+    from facegeom.procedural_face import build_procedural_model
+
+    path = tmp_path_factory.mktemp("tiny_model") / "face_model.npz"
+    build_procedural_model(n_id=6, n_exp=4, resolution=24, seed=0).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic dataset folder with ``train`` (24 images) and ``test`` (12) splits at 64 px."""
+    from facealign.data.synthesize import SynthesisConfig, synthesize_split
+
+    out = tmp_path_factory.mktemp("tiny_data")
+    cfg = SynthesisConfig(image_size=64, seed=3)
+    synthesize_split(tiny_model_path, cfg, "train", 24, out, workers=1, progress=False)
+    synthesize_split(tiny_model_path, cfg, "test", 12, out, workers=1, progress=False)
+    return out
