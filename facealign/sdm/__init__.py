@@ -1,0 +1,14 @@
+"""DFF-SDM and SIFT-SDM: cascaded linear regression on local descriptors with a 3DMM fit.
+
+Modules, one concept each:
+
+* :mod:`~facealign.sdm.landmark_set` - the 160 landmark vertices (iBUG-68 + farthest points).
+* :mod:`~facealign.sdm.descriptors` - descriptors sampled at projected points (DFF, SIFT).
+* :mod:`~facealign.sdm.shape_fit` - cameras from boxes and the regularised shape fit.
+* :mod:`~facealign.sdm.state` - the per-iteration state and its update, shared by
+  training and inference.
+* :mod:`~facealign.sdm.regression` - closed-form ridge regression and the cascade of
+  descent maps.
+* :mod:`~facealign.sdm.fit` - ``train(cfg, descriptor)``, the fit entry point.
+* :mod:`~facealign.sdm.timing` - inference timings for ``bench/infer.py``.
+"""

@@ -1,0 +1,78 @@
+"""The ``sdm`` section of ``params.yaml`` as a typed, validated dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+DESCRIPTORS = ("dff", "sift")
+
+
+@dataclass(frozen=True)
+class SDMSettings:
+    """SDM parameters (sizes in pixels, angles in degrees, fractions of the crop or box).
+
+    Attributes:
+        n_landmarks: landmark vertices (68 iBUG + farthest-point samples).
+        iterations: descent maps in the cascade.
+        n_id, n_exp: leading identity / expression components fitted per iteration.
+        shape_noise: landmark noise of the shape prior, fraction of the crop side.
+        crop_scale: crop side / longer side of the face box.
+        ridge: relative ridge strength (see :func:`facealign.sdm.regression.ridge`).
+        train_images: training images used (0 = all of the training folder).
+        inits_per_image: initial estimates per training image (the first unperturbed).
+        perturb_scale: std of the log-scale perturbation of the initial camera.
+        perturb_shift: std of the initial shift, fraction of the face box size.
+        perturb_angle_deg: std of the initial pitch, yaw and roll, degrees.
+        sift_image_size: SIFT working crop side, pixels.
+        sift_patch: SIFT descriptor window width, fraction of the crop side.
+        dff_model: directory of the trained DFF extractor.
+        dff_batch_size: crops per DFF network pass.
+        seed: seed of the subset choice and the perturbations.
+        evaluate: evaluate on the test split after fitting and log it to MLflow.
+    """
+
+    n_landmarks: int = 160
+    iterations: int = 3
+    n_id: int = 60
+    n_exp: int = 29
+    shape_noise: float = 0.01
+    crop_scale: float = 1.4
+    ridge: float = 1.0
+    train_images: int = 0
+    inits_per_image: int = 1
+    perturb_scale: float = 0.05
+    perturb_shift: float = 0.04
+    perturb_angle_deg: float = 3.0
+    sift_image_size: int = 120
+    sift_patch: float = 0.2
+    dff_model: str = "models/dff"
+    dff_batch_size: int = 32
+    seed: int = 5
+    evaluate: bool = True
+
+    def __post_init__(self) -> None:
+        checks = {
+            "n_landmarks": self.n_landmarks >= 68, "iterations": self.iterations >= 1,
+            "n_id": self.n_id >= 0, "n_exp": self.n_exp >= 0, "shape_noise": self.shape_noise > 0,
+            "crop_scale": self.crop_scale > 0, "ridge": self.ridge > 0,
+            "train_images": self.train_images >= 0, "inits_per_image": self.inits_per_image >= 1,
+            "sift_image_size": self.sift_image_size >= 16, "sift_patch": self.sift_patch > 0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"sdm.{name}: invalid value {getattr(self, name)!r}")
+
+    @classmethod
+    def from_section(cls, section: dict[str, Any]) -> SDMSettings:
+        """From ``cfg["sdm"]``; unknown keys are errors that name the key."""
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = sorted(set(section) - set(known))
+        if unknown:
+            raise ValueError(f"sdm: unknown parameter(s) {', '.join(unknown)}")
+        defaults = cls()
+        values = {k: type(getattr(defaults, k))(v) for k, v in section.items()}
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

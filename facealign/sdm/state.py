@@ -1,0 +1,144 @@
+"""The SDM state and one iteration of the cascade, shared by training and inference.
+
+The state of a face is its camera ``pose`` (6,) and its identity + expression
+``coeffs`` (K,) over the leading components the SDM fits, all in the crop frame of the
+descriptor (:mod:`facealign.sdm.crops`).  Its landmarks ``X`` (L, 2) are the projections
+of the L landmark vertices.  One iteration with descent map ``(R, b)``:
+
+1. z-buffer the current mesh, find which landmark vertices are visible;
+2. ``F`` = descriptors at the projected landmarks, zero where invisible (L * dim values);
+3. ``delta = F @ R + b`` = (landmark offsets (2L), camera offsets (6));
+4. target landmarks ``X + delta_X``, camera ``w + delta_w``;
+5. shape coefficients = the regularised least-squares fit to the target landmarks at the
+   new camera (:meth:`facealign.sdm.shape_fit.ShapeBasis.fit`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from facealign.sdm.descriptors import Descriptor
+from facealign.sdm.regression import DescentMap
+from facealign.sdm.shape_fit import ShapeBasis, camera_from_box, frontal_template, project_points
+from facegeom.morphable_model import MorphableModel
+from facegeom.rasterize import Raster, rasterize_batch, vertex_visibility
+
+N_POSE = 6
+
+
+@dataclass(frozen=True)
+class SDMState:
+    """A batch of face estimates: ``pose`` (B, 6) and ``coeffs`` (B, K), float64."""
+
+    pose: np.ndarray
+    coeffs: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.pose)
+
+
+@dataclass(frozen=True)
+class SDMGeometry:
+    """What the SDM needs of the morphable model.
+
+    Attributes:
+        vertex_ids: (L,) landmark vertices; the first 68 are the iBUG landmarks.
+        landmarks: the model restricted to ``vertex_ids`` and the fitted components.
+        mesh_mean: (N, 3) float32 mean mesh, for visibility.
+        mesh_basis: (K, 3N) float32 fitted components of the whole mesh.
+        triangles: (T, 3) int32.
+        template: (68, 2) frontal mean landmarks (for placing the mean face in a box).
+        shape_noise: landmark noise of the shape prior, as a fraction of the crop side.
+    """
+
+    vertex_ids: np.ndarray
+    landmarks: ShapeBasis
+    mesh_mean: np.ndarray
+    mesh_basis: np.ndarray
+    triangles: np.ndarray
+    template: np.ndarray
+    shape_noise: float
+
+    @classmethod
+    def from_model(cls, model: MorphableModel, vertex_ids: np.ndarray, n_id: int, n_exp: int,
+                   shape_noise: float) -> SDMGeometry:
+        n_id, n_exp = min(n_id, model.n_id), min(n_exp, model.n_exp)
+        basis = np.concatenate([model.id_basis[:, :n_id], model.exp_basis[:, :n_exp]], 1)
+        return cls(
+            vertex_ids=np.asarray(vertex_ids, np.int64),
+            landmarks=ShapeBasis.from_model(model, vertex_ids, n_id, n_exp),
+            mesh_mean=model.mean.astype(np.float32),
+            mesh_basis=np.ascontiguousarray(basis.T, np.float32),
+            triangles=model.triangles.astype(np.int32), template=frontal_template(model),
+            shape_noise=float(shape_noise),
+        )
+
+    @property
+    def n_points(self) -> int:
+        return int(len(self.vertex_ids))
+
+    @property
+    def n_outputs(self) -> int:
+        """Length of a state update: 2L landmark offsets then 6 camera offsets."""
+        return 2 * self.n_points + N_POSE
+
+    def initial_state(self, boxes: np.ndarray) -> SDMState:
+        """The mean face, frontal, placed by face boxes (B, 4) given in crop pixels."""
+        pose = camera_from_box(self.template, boxes)
+        return SDMState(pose, np.zeros((len(pose), self.landmarks.n_components)))
+
+    def points(self, state: SDMState) -> np.ndarray:
+        """(B, L, 3) projected landmark vertices (x, y pixels; depth)."""
+        return project_points(state.pose, self.landmarks.shapes(state.coeffs))
+
+    def mesh(self, state: SDMState) -> np.ndarray:
+        """(B, N, 3) float32 projected mesh."""
+        flat = state.coeffs.astype(np.float32) @ self.mesh_basis
+        shapes = self.mesh_mean[None] + flat.reshape(len(state), -1, 3)
+        return project_points(state.pose, shapes).astype(np.float32)
+
+    def visibility(self, state: SDMState, height: int, width: int) -> np.ndarray:
+        """(B, L) bool: landmark vertices inside an H x W image and not self-occluded."""
+        verts = self.mesh(state)
+        raster = rasterize_batch(verts, self.triangles, height, width)
+        out = np.empty((len(state), self.n_points), bool)
+        for b in range(len(state)):
+            one = Raster(raster.depth[b], raster.triangle[b], raster.bary[b])
+            out[b] = vertex_visibility(verts[b], one)[self.vertex_ids]
+        return out
+
+    def residual(self, state: SDMState, points: np.ndarray, pose: np.ndarray) -> np.ndarray:
+        """The ideal update (B, 2L + 6) towards target landmarks (B, L, 2) and poses (B, 6)."""
+        dx = np.asarray(points, np.float64)[..., :2] - self.points(state)[..., :2]
+        return np.concatenate([dx.reshape(len(state), -1), np.asarray(pose) - state.pose], 1)
+
+    def update(self, state: SDMState, delta: np.ndarray, crop_size: int) -> SDMState:
+        """Apply an update (B, 2L + 6): move the landmarks and camera, refit the shape."""
+        target = self.points(state)[..., :2] + delta[:, : 2 * self.n_points].reshape(len(state), -1, 2)
+        pose = state.pose + delta[:, 2 * self.n_points :]
+        pose[:, 0] = np.maximum(pose[:, 0], 1e-3 * state.pose[:, 0])
+        coeffs = self.landmarks.fit(pose, target, self.shape_noise * crop_size)
+        return SDMState(pose, coeffs)
+
+
+def features(geometry: SDMGeometry, descriptor: Descriptor, prepared: object,
+             state: SDMState) -> np.ndarray:
+    """Step 1-2 of an iteration: (B, L * dim) descriptors at the visible landmarks."""
+    size = descriptor.image_size
+    visible = geometry.visibility(state, size, size)
+    return descriptor.sample(prepared, geometry.points(state)[..., :2], visible)
+
+
+def run_cascade(geometry: SDMGeometry, descriptor: Descriptor, maps: tuple[DescentMap, ...],
+                prepared: object, state: SDMState,
+                on_iteration: Callable[[int, SDMState], None] | None = None) -> SDMState:
+    """Apply every descent map in turn; ``on_iteration(k, state)`` sees each new state."""
+    for k, descent in enumerate(maps):
+        f = features(geometry, descriptor, prepared, state)
+        state = geometry.update(state, descent(f), descriptor.image_size)
+        if on_iteration is not None:
+            on_iteration(k, state)
+    return state

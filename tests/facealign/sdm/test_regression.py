@@ -1,0 +1,73 @@
+"""Closed-form ridge regression and the saved cascade."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facealign.sdm.regression import Cascade, DescentMap, ridge
+
+
+def _linear_problem(n: int, d: int, m: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    w = rng.normal(size=(d, m))
+    b = rng.normal(size=m)
+    return x, w, b, x.astype(np.float64) @ w + b
+
+
+def test_weak_ridge_recovers_an_exact_linear_map_with_its_intercept():
+    x, w, b, y = _linear_problem(200, 10, 3)
+    fitted = ridge(x, y, 1e-8)
+    np.testing.assert_allclose(fitted.matrix, w, atol=1e-3)
+    np.testing.assert_allclose(fitted.bias, b, atol=1e-3)
+    np.testing.assert_allclose(fitted(x), y, atol=1e-3)
+
+
+def test_primal_and_dual_forms_give_the_same_solution():
+    x, _, _, y = _linear_problem(40, 30, 2, seed=1)
+    # n > d solves the d x d system; the transposed problem shape n <= d the n x n one
+    primal = ridge(x, y, 0.3)
+    wide = np.concatenate([x, np.zeros((40, 20), np.float32)], 1)  # d = 50 > n = 40
+    dual = ridge(wide, y, 0.3 * 50 / 30)  # same absolute penalty: lam = strength * sum / d
+    np.testing.assert_allclose(dual.matrix[:30], primal.matrix, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(dual.matrix[30:], 0.0, atol=1e-6)
+    np.testing.assert_allclose(dual.bias, primal.bias, rtol=1e-4, atol=1e-5)
+
+
+def test_stronger_ridge_shrinks_the_map_and_predicts_the_mean():
+    x, _, _, y = _linear_problem(100, 20, 2, seed=2)
+    weak, strong = ridge(x, y, 0.01), ridge(x, y, 1e6)
+    assert np.linalg.norm(strong.matrix) < 1e-3 * np.linalg.norm(weak.matrix)
+    np.testing.assert_allclose(strong(x), np.broadcast_to(y.mean(0), y.shape), atol=1e-2)
+
+
+def test_ridge_strength_is_invariant_to_the_feature_scale():
+    x, _, _, y = _linear_problem(60, 80, 2, seed=3)
+    np.testing.assert_allclose(ridge(x, y, 0.5)(x), ridge(100 * x, y, 0.5)(100 * x), rtol=1e-3, atol=1e-3)
+
+
+def test_ridge_strength_must_be_positive():
+    x, _, _, y = _linear_problem(10, 3, 1)
+    with pytest.raises(ValueError, match="positive"):
+        ridge(x, y, 0.0)
+
+
+def test_cascade_round_trips_through_npz(tmp_path):
+    rng = np.random.default_rng(4)
+    maps = tuple(DescentMap(rng.normal(size=(12, 5)).astype(np.float32), rng.normal(size=5))
+                 for _ in range(3))
+    Cascade(maps).save(tmp_path / "cascade.npz")
+    loaded = Cascade.load(tmp_path / "cascade.npz")
+    assert len(loaded) == 3
+    for a, b in zip(maps, loaded.maps, strict=True):
+        np.testing.assert_array_equal(a.matrix, b.matrix)
+        np.testing.assert_array_equal(a.bias, b.bias)
+
+
+def test_loading_a_damaged_cascade_names_the_file(tmp_path):
+    np.savez(tmp_path / "bad.npz", n_maps=np.array(2), matrix_0=np.zeros((2, 2)), bias_0=np.zeros(2))
+    with pytest.raises(ValueError, match="bad.npz.*matrix_1"):
+        Cascade.load(tmp_path / "bad.npz")
+    with pytest.raises(FileNotFoundError, match="missing.npz"):
+        Cascade.load(tmp_path / "missing.npz")
