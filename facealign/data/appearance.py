@@ -61,18 +61,22 @@ def region_weights(model: MorphableModel) -> dict[str, np.ndarray]:
         d = np.linalg.norm(mean[:, None] - dense[None], axis=2).min(1)
         return np.exp(-0.5 * (d / (sigma * iod)) ** 2)
 
-    def inside(points: tuple[int, ...], margin: float) -> np.ndarray:
+    def inside(points: tuple[int, ...], grow: float) -> np.ndarray:
+        # Inside the landmark polygon in the frontal view (x, y), with a soft edge; only
+        # vertices near the polygon's depth count, so the back of the head stays skin.
         ring = mean[lm[list(points)]]
-        centre = ring.mean(0)
-        radius = np.linalg.norm(ring - centre, axis=1).max() * (1 + margin)
-        d = np.linalg.norm(mean - centre, axis=1)
-        return np.clip((radius - d) / (0.25 * radius), 0, 1)
+        centre = ring[:, :2].mean(0)
+        poly = (centre + (ring[:, :2] - centre) * (1 + grow)).astype(np.float32)
+        signed = np.array([cv2.pointPolygonTest(poly, (float(x), float(y)), True)
+                           for x, y in mean[:, :2]])
+        near_depth = np.abs(mean[:, 2] - ring[:, 2].mean()) < 0.4 * iod
+        return np.clip(signed / (0.04 * iod) + 0.5, 0, 1) * near_depth
 
     return {
         "brows": np.maximum(near(BROW_LANDMARKS[0], 0.07), near(BROW_LANDMARKS[1], 0.07)),
-        "eyes": np.maximum(inside(EYE_LANDMARKS[0], -0.2), inside(EYE_LANDMARKS[1], -0.2)),
-        "irises": np.maximum(inside(EYE_LANDMARKS[0], -0.6), inside(EYE_LANDMARKS[1], -0.6)),
-        "lips": inside(LIP_LANDMARKS, -0.05),
+        "eyes": np.maximum(inside(EYE_LANDMARKS[0], 0.0), inside(EYE_LANDMARKS[1], 0.0)),
+        "irises": np.maximum(inside(EYE_LANDMARKS[0], -0.55), inside(EYE_LANDMARKS[1], -0.55)),
+        "lips": inside(LIP_LANDMARKS, 0.05),
     }
 
 
