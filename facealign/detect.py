@@ -1,0 +1,162 @@
+"""Face boxes for an image (given, detected, or the whole image) and one image's prediction.
+
+Boxes are ``(x0, y0, x1, y1)`` in the image's pixels (0-based, x right, y down), the
+convention of the evaluation protocol (the box of the 68 landmarks).  Detection uses
+OpenCV's bundled Haar cascades: frontal, and profile in both orientations (the profile
+cascade finds faces turned one way, so it also runs on the mirrored image).  Haar boxes
+are mapped to landmark-box geometry by a fixed affine fit (see :data:`HAAR_TO_LANDMARK_BOX`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from facealign.aligners.base import Aligner
+
+# Haar box (x, y, w, h) -> landmark box: (x + a*w, y + b*h, x + c*w, y + d*h).
+# Fitted on the real AFLW2000-3D / 300W-LP samples in ../shared (mean over the detections).
+HAAR_TO_LANDMARK_BOX = {"frontal": (0.05, 0.23, 0.85, 1.09), "profile": (0.13, 0.28, 0.87, 1.06)}
+DETECT_MAX_SIDE = 320  # pixels: images are shrunk to this before detection (speed)
+MIN_BOX_SIDE = 4.0  # pixels
+MIN_INSIDE_FRACTION = 0.25  # of a given box's area that must lie in the image
+
+
+class BoxError(ValueError):
+    """A face box that is malformed or does not fit the image; the message says which."""
+
+
+def parse_box(value: str | Sequence[float]) -> np.ndarray:
+    """``"x0,y0,x1,y1"`` or a 4-sequence -> (4,) float64; raises :class:`BoxError`."""
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.replace(" ", ",").split(",") if p.strip()]
+    else:
+        parts = list(value) if isinstance(value, Sequence | np.ndarray) else [value]
+    if len(parts) != 4:
+        raise BoxError(f"a box needs 4 numbers x0,y0,x1,y1, got {len(parts)}: {str(value)[:80]!r}")
+    try:
+        box = np.array([float(p) for p in parts], np.float64)
+    except (TypeError, ValueError) as exc:
+        raise BoxError(f"a box needs 4 numbers x0,y0,x1,y1, got {str(value)[:80]!r}") from exc
+    if not np.all(np.isfinite(box)):
+        raise BoxError(f"box {box.tolist()} has a non-finite number")
+    if box[2] - box[0] < MIN_BOX_SIDE or box[3] - box[1] < MIN_BOX_SIDE:
+        raise BoxError(f"box {box.tolist()} needs x1 > x0 and y1 > y0 by at least {MIN_BOX_SIDE:g} px")
+    return box
+
+
+def check_box(box: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Refuse a box that mostly lies outside a ``width`` x ``height`` image; returns it."""
+    ix = max(0.0, min(box[2], width) - max(box[0], 0.0))
+    iy = max(0.0, min(box[3], height) - max(box[1], 0.0))
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    if ix * iy < MIN_INSIDE_FRACTION * area:
+        raise BoxError(f"box {np.round(box, 2).tolist()} lies outside the {width}x{height} image")
+    return box
+
+
+def _nms(boxes: list[np.ndarray], iou_max: float = 0.3) -> np.ndarray:
+    """Keep boxes in order, dropping any that overlaps an earlier kept one by IoU > ``iou_max``."""
+    kept: list[np.ndarray] = []
+    for b in boxes:
+        ok = True
+        for k in kept:
+            iw = max(0.0, min(b[2], k[2]) - max(b[0], k[0]))
+            ih = max(0.0, min(b[3], k[3]) - max(b[1], k[1]))
+            inter = iw * ih
+            union = (b[2] - b[0]) * (b[3] - b[1]) + (k[2] - k[0]) * (k[3] - k[1]) - inter
+            if inter > iou_max * union:
+                ok = False
+                break
+        if ok:
+            kept.append(b)
+    return np.array(kept, np.float64).reshape(-1, 4)
+
+
+class HaarFaceDetector:
+    """OpenCV Haar cascades (frontal + profile both ways); safe to share between threads.
+
+    OpenCV's classifiers are not thread-safe, so each thread lazily gets its own pair.
+    """
+
+    def __init__(self, min_face_fraction: float = 0.12, max_faces: int = 8) -> None:
+        self.min_face_fraction = min_face_fraction
+        self.max_faces = max_faces
+        self._local = threading.local()
+
+    def _cascades(self):
+        import cv2
+
+        if not hasattr(self._local, "cascades"):
+            root = Path(cv2.data.haarcascades)
+            self._local.cascades = {
+                kind: cv2.CascadeClassifier(str(root / f"haarcascade_{name}.xml"))
+                for kind, name in (("frontal", "frontalface_default"), ("profile", "profileface"))
+            }
+        return self._local.cascades
+
+    def detect(self, image: np.ndarray) -> np.ndarray:
+        """(K, 4) landmark-style boxes, frontal detections first then larger ones first."""
+        import cv2
+
+        scale = min(1.0, DETECT_MAX_SIDE / max(image.shape[:2]))
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+        h, w = gray.shape
+        side = max(int(self.min_face_fraction * min(h, w)), 20)
+        found: list[np.ndarray] = []
+        for kind, cascade in self._cascades().items():
+            views = [(gray, False)] + ([(gray[:, ::-1].copy(), True)] if kind == "profile" else [])
+            boxes = []
+            for view, mirrored in views:
+                rects = cascade.detectMultiScale(view, scaleFactor=1.1, minNeighbors=5,
+                                                 minSize=(side, side))
+                for x, y, bw, bh in np.asarray(rects).reshape(-1, 4).astype(np.float64):
+                    if mirrored:
+                        x = w - x - bw
+                    a, b, c, d = HAAR_TO_LANDMARK_BOX[kind]
+                    box = np.array([x + a * bw, y + b * bh, x + c * bw, y + d * bh]) / scale
+                    boxes.append(box)
+            boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+            found.extend(boxes)
+        return _nms(found)[: self.max_faces]
+
+
+def face_boxes(
+    image: np.ndarray, given: Sequence | None = None, detector: HaarFaceDetector | None = None
+) -> tuple[np.ndarray, str]:
+    """Boxes (K, 4) for ``image`` (H, W, 3) and where they came from.
+
+    ``given`` boxes are parsed and checked against the image (``"given"``); else the
+    detector's faces (``"haar"``); else the whole image (``"whole-image"``).
+    """
+    h, w = image.shape[:2]
+    if given is not None and len(given) > 0:
+        return np.stack([check_box(parse_box(b), w, h) for b in given]), "given"
+    if detector is not None:
+        found = detector.detect(image)
+        if len(found):
+            return found, "haar"
+    return np.array([[0.0, 0.0, w - 1.0, h - 1.0]]), "whole-image"
+
+
+def align_image(
+    aligner: Aligner, image: np.ndarray, boxes: np.ndarray, with_params: bool = False
+) -> list[dict]:
+    """The ``faces`` list of the prediction contract: one aligned face per box.
+
+    ``with_params`` adds ``params``: the 3DMM parameter vector (list of floats) or None.
+    """
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if not len(boxes):
+        return []
+    faces = []
+    for a in aligner.align([image] * len(boxes), boxes):
+        face = a.to_json()
+        if with_params:
+            face["params"] = None if a.params is None else [float(v) for v in a.params]
+        faces.append(face)
+    return faces
