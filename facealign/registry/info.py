@@ -1,0 +1,73 @@
+"""What a model specification points at now: registry name, alias, version and tags.
+
+``models:/NAME@ALIAS`` resolves to the version holding the alias at the time of the call;
+``models:/NAME/VERSION`` to that version; anything else (``runs:/...``, an aligner
+directory, ``mean-shape``) has no registry version.  Loading the *pinned* URI of a
+resolution (``models:/NAME/VERSION``) avoids racing an alias move between resolving and
+loading.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))/?$")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A resolved model specification."""
+
+    spec: str
+    name: str | None = None
+    alias: str | None = None
+    version: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def pinned(self) -> str:
+        """The URI that loads exactly this version (the spec itself outside the registry)."""
+        return f"models:/{self.name}/{self.version}" if self.name and self.version else self.spec
+
+    def describe(self) -> dict[str, Any]:
+        """``GET /v1/model``: name, version, alias, family, ``nme_mean``, test data hash."""
+        nme = self.tags.get("nme_mean")
+        try:
+            nme_value = float(nme) if nme is not None else None
+        except ValueError:
+            nme_value = None
+        return {"spec": self.spec, "name": self.name, "version": self.version, "alias": self.alias,
+                "family": self.tags.get("family"), "nme_mean": nme_value,
+                "test_data_hash": self.tags.get("test_data_hash"),
+                "git_commit": self.tags.get("git_commit"), "source_run": self.tags.get("source_run")}
+
+
+def parse_models_uri(uri: str) -> tuple[str, str | None, str | None] | None:
+    """``models:/name@alias`` -> (name, alias, None); ``models:/name/3`` -> (name, None, "3")."""
+    match = _MODELS_URI.match(uri)
+    return None if match is None else (match["name"], match["alias"], match["version"])
+
+
+def resolve(spec: str, client: Any = None) -> ModelRef:
+    """Resolve ``spec`` now (one registry round trip for ``models:/`` URIs)."""
+    parsed = parse_models_uri(spec)
+    if parsed is None:
+        tags = {}
+        manifest = Path(spec) / "aligner.json"
+        if manifest.is_file():
+            import json
+
+            tags = {"family": str(json.loads(manifest.read_text()).get("family"))}
+        elif spec == "mean-shape":
+            tags = {"family": "mean_shape"}
+        return ModelRef(spec, tags=tags)
+    name, alias, version = parsed
+    if client is None:
+        from mlflow import MlflowClient
+
+        client = MlflowClient()
+    mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
+    return ModelRef(spec, name, alias, str(mv.version), dict(mv.tags))

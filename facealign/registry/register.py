@@ -1,0 +1,167 @@
+"""Log a saved aligner directory as an MLflow model and register it as ``face-alignment``.
+
+The logged model is self-contained: the aligner directory (weights, morphable model,
+normalisation statistics, ``aligner.json``) is its artifact ``aligner``; the
+``facealign``, ``facegeom`` and ``faceeval`` sources travel as ``code_paths`` (so it loads
+where the training checkout is absent, given the pinned ``pip_requirements``); it has a
+signature and an input example.  Requirements are given explicitly, which skips MLflow's
+slow inference of them.
+
+Each version is tagged with the family, ``nme_mean`` and the three bin NMEs (percent),
+the DVC hash of the test set they were measured on, the git commit, the source run and
+``aligner_hash`` (content hash of the directory, so a directory is registered once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import io
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facealign.aligners.loading import read_manifest
+
+MODEL_FILE = Path(__file__).with_name("_mlflow_model.py")
+CODE_PACKAGES = ("facealign", "facegeom", "faceeval")
+REQUIREMENTS = ("mlflow", "numpy", "scipy", "pandas", "torch", "opencv-python-headless", "pillow",
+                "pyyaml", "numba", "tqdm")
+NME_KEYS = ("nme_mean", "nme_0_30", "nme_30_60", "nme_60_90")
+
+
+def aligner_hash(directory: str | Path) -> str:
+    """md5 of the directory's relative file names and contents (stable across clones)."""
+    directory = Path(directory)
+    digest = hashlib.md5()
+    for file in sorted(p for p in directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(file.relative_to(directory)).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def pip_requirements(names: tuple[str, ...] = REQUIREMENTS) -> list[str]:
+    """``name==version`` of the installed packages (local labels such as ``+cpu`` dropped)."""
+    out = []
+    for name in names:
+        try:
+            out.append(f"{name}=={importlib.metadata.version(name).split('+')[0]}")
+        except importlib.metadata.PackageNotFoundError:
+            out.append(name)
+    return out
+
+
+def _stage_code(tmp: Path) -> list[str]:
+    """Clean copies (no ``__pycache__``) of the packages the model needs; their paths."""
+    import importlib
+
+    paths = []
+    for name in CODE_PACKAGES:
+        src = Path(importlib.import_module(name).__file__).parent
+        dst = tmp / name
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        paths.append(str(dst))
+    return paths
+
+
+def example_input() -> Any:
+    """A one-row input DataFrame: a small encoded jpg of a grey gradient and a box."""
+    import pandas as pd
+    from PIL import Image
+
+    ramp = np.linspace(40, 200, 64, dtype=np.uint8)
+    img = np.stack([np.add.outer(ramp, ramp) // 2] * 3, axis=2).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="JPEG", quality=85)
+    return pd.DataFrame({"image": [buf.getvalue()], "box": ["8,8,56,56"], "name": ["example.jpg"]})
+
+
+def signature() -> Any:
+    """Input: ``image`` (binary), optional ``box`` and ``name`` (string); output: JSON rows."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    inputs = Schema([ColSpec("binary", "image"), ColSpec("string", "box", required=False),
+                     ColSpec("string", "name", required=False)])
+    return ModelSignature(inputs=inputs)
+
+
+def log_aligner_model(aligner_dir: str | Path, name: str = "model") -> Any:
+    """Log ``aligner_dir`` as a pyfunc model into the active run; returns MLflow's ModelInfo."""
+    import mlflow.pyfunc
+
+    with tempfile.TemporaryDirectory(prefix="facealign-code-") as tmp:
+        return mlflow.pyfunc.log_model(
+            name=name, python_model=str(MODEL_FILE), artifacts={"aligner": str(aligner_dir)},
+            code_paths=_stage_code(Path(tmp)), pip_requirements=pip_requirements(),
+            signature=signature(), input_example=example_input(),
+        )
+
+
+def _float(value: Any) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if np.isfinite(f) else None
+
+
+def version_tags(family: str, metrics: dict, test_data_hash: str, git_commit: str, run_id: str,
+                 digest: str) -> dict[str, str]:
+    """The tags every version carries (NMEs as strings, ``nan`` where a bin was empty)."""
+    tags = {"family": family, "test_data_hash": test_data_hash, "git_commit": git_commit,
+            "source_run": run_id, "aligner_hash": digest}
+    for key in NME_KEYS:
+        value = _float(metrics.get(key))
+        tags[key] = "nan" if value is None else f"{value:.6g}"
+    return tags
+
+
+def find_version(client: Any, name: str, digest: str) -> Any | None:
+    """The newest version of ``name`` whose ``aligner_hash`` tag is ``digest``, if any."""
+    found = client.search_model_versions(f"name = '{name}' and tags.aligner_hash = '{digest}'")
+    return max(found, key=lambda v: int(v.version), default=None)
+
+
+def log_and_register(
+    aligner_dir: str | Path, metrics: dict, cfg: dict, run_id: str | None = None,
+    test_data_hash: str | None = None, family: str | None = None,
+) -> str:
+    """Log ``aligner_dir`` as a model and register a new version of ``cfg.registry.name``.
+
+    Args:
+        aligner_dir: a saved aligner directory (``aligner.json`` names the family).
+        metrics: the metrics contract of this aligner on the test set (NMEs in percent).
+        cfg: the resolved configuration (``mlflow`` and ``registry`` sections).
+        run_id: the MLflow run to log into (the family's training run), else a new run.
+        test_data_hash: DVC hash of the test set ``metrics`` were measured on (default:
+            the hash of ``paths.data``/test).
+        family: overrides ``aligner.json``'s family.
+    Returns:
+        The new version number, as a string.
+    """
+    import mlflow
+
+    from facealign import tracking
+
+    aligner_dir = Path(aligner_dir)
+    family = family or read_manifest(aligner_dir)["family"]
+    if test_data_hash is None:
+        test_data_hash = tracking.data_hash(Path(cfg["paths"]["data"]) / "test")
+    digest = aligner_hash(aligner_dir)
+    commit = tracking.git_commit()
+    experiment_id = tracking.ensure_experiment(cfg)
+    run_args = {"run_id": run_id} if run_id else {
+        "experiment_id": experiment_id, "run_name": f"register-{family}",
+        "tags": {"family": family, "git_commit": commit, "aligner_hash": digest}}
+    with mlflow.start_run(**run_args) as run:
+        numeric = {k: v for k, v in metrics.items() if _float(v) is not None}
+        mlflow.log_metrics({k: float(v) for k, v in numeric.items()})
+        mlflow.set_tag("test_data_hash", test_data_hash)
+        info = log_aligner_model(aligner_dir)
+        tags = version_tags(family, metrics, test_data_hash, commit, run.info.run_id, digest)
+    version = mlflow.register_model(info.model_uri, cfg["registry"]["name"], tags=tags)
+    return str(version.version)
