@@ -1,0 +1,66 @@
+"""The pipeline's trained aligners as registry versions (registering those not yet there).
+
+``registry.candidates`` in ``params.yaml`` maps a model name to its aligner: a saved
+aligner directory (``models/cascade``...) or ``mean-shape`` (the baseline, saved on the fly
+from ``paths.face_model``).  A candidate counts only when its metrics file
+``<paths.metrics>/<name>.json`` exists (its evaluate stage ran on the current test set);
+a directory whose content hash is already registered is not logged again.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from facealign.registry.register import aligner_hash, find_version, log_and_register
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One pipeline model and its registry version (None when it was skipped)."""
+
+    name: str
+    version: str | None
+    status: str  # "registered", "already registered" or why it was skipped
+
+
+def _register(client: Any, cfg: dict, name: str, directory: Path, metrics_file: Path,
+              test_hash: str) -> Candidate:
+    existing = find_version(client, cfg["registry"]["name"], aligner_hash(directory))
+    if existing is not None:
+        return Candidate(name, str(existing.version), "already registered")
+    metrics = json.loads(metrics_file.read_text())
+    version = log_and_register(directory, metrics, cfg, test_data_hash=test_hash)
+    return Candidate(name, version, "registered")
+
+
+def register_candidates(client: Any, cfg: dict, test_hash: str) -> list[Candidate]:
+    """Register every configured candidate that has metrics; one :class:`Candidate` each."""
+    from facealign.aligners.mean_shape import save_mean_shape_aligner
+    from facegeom.morphable_model import MorphableModel
+
+    out = []
+    metrics_dir = Path(cfg["paths"]["metrics"])
+    for name, spec in (cfg["registry"].get("candidates") or {}).items():
+        metrics_file = metrics_dir / f"{name}.json"
+        if not metrics_file.is_file():
+            out.append(Candidate(name, None, f"skipped: {metrics_file} not found (evaluate it first)"))
+            continue
+        if spec == "mean-shape":
+            model_path = Path(cfg["paths"]["face_model"])
+            if not model_path.is_file():
+                out.append(Candidate(name, None, f"skipped: {model_path} not found"))
+                continue
+            with tempfile.TemporaryDirectory(prefix="facealign-baseline-") as tmp:
+                directory = save_mean_shape_aligner(MorphableModel.load(model_path), Path(tmp) / name)
+                out.append(_register(client, cfg, name, directory, metrics_file, test_hash))
+            continue
+        directory = Path(spec)
+        if not (directory / "aligner.json").is_file():
+            out.append(Candidate(name, None, f"skipped: {directory} is not a saved aligner"))
+            continue
+        out.append(_register(client, cfg, name, directory, metrics_file, test_hash))
+    return out
