@@ -1,0 +1,1 @@
+"""The facealign HTTP service (FastAPI on uvicorn); see serving/README.md."""
