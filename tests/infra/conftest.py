@@ -9,6 +9,7 @@ the binaries the tests that need them skip and say why.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import secrets
@@ -227,3 +228,57 @@ def mlflow_server(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) 
         yield MlflowServer(url, artifacts, log)
     finally:
         stop(proc)
+
+
+# ---- static checks: the deployment files against the code -----------------------------
+
+
+def load_yaml(path: Path) -> list:
+    """Every document of a YAML file (anchors and merge keys resolved, as kubectl/compose do)."""
+    import yaml
+
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
+
+
+def argv_errors(parser, argv: list[str]) -> str | None:  # noqa: ANN001 - argparse parser
+    """None when ``parser`` accepts ``argv``, else argparse's complaint."""
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            parser.parse_args(argv)
+    except SystemExit as exc:
+        return err.getvalue().strip() or f"exit {exc.code}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def facealign_parser():
+    """The real ``facealign`` argument parser (every subcommand that is built)."""
+    from facealign.cli import build_parser
+
+    return build_parser()
+
+
+@pytest.fixture(scope="session")
+def sweep_parser():
+    """The real ``python tuning/sweep.py`` argument parser."""
+    try:
+        from tuning.cli import build_parser
+    except ImportError as exc:
+        pytest.skip(f"tuning/sweep.py's parser (tuning.cli.build_parser) is not importable: {exc}")
+    return build_parser()
+
+
+def check_facealign_argv(parser, argv: list[str]) -> None:  # noqa: ANN001
+    """``argv`` (starting with ``facealign``) is a command the CLI accepts."""
+    from facealign.cli import COMMANDS
+
+    assert argv[0] == "facealign", argv
+    assert argv[1] in COMMANDS, f"`facealign {argv[1]}` is not a facealign command ({sorted(COMMANDS)})"
+    if importlib.util.find_spec(COMMANDS[argv[1]]) is None:
+        pytest.skip(f"`facealign {argv[1]}` is declared but {COMMANDS[argv[1]]} is not built yet")
+    problem = argv_errors(parser, argv[1:])
+    assert problem is None, f"`{' '.join(argv)}` is rejected by the facealign CLI: {problem}"
