@@ -1,0 +1,98 @@
+"""NCC and PNCC maps (3DDFA's Projected Normalised Coordinate Code).
+
+The NCC colours every vertex of the mean shape by its position normalised to [0, 1] per
+axis (x, y, z -> r, g, b).  The PNCC is the projected face rendered with the z-buffer of
+:mod:`facegeom.rasterize` and coloured by the NCC: an (H, W, 3) float32 image in [0, 1],
+zeros on the background.  Image conventions: 0-based pixels, x right, **y down**, pixel
+(i, j) sampled at its centre (x=j, y=i); larger depth is nearer the camera.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facegeom import _raster_kernels as rk
+from facegeom.camera import rotation_matrix
+from facegeom.morphable_model import MorphableModel
+from facegeom.parameters import split
+from facegeom.rasterize import _as_triangles, _as_vertices, _check_indices
+
+
+def ncc(model: MorphableModel) -> np.ndarray:
+    """Normalised Coordinate Code of ``model``: (N, 3) float32, each axis of the mean in [0, 1]."""
+    return model.ncc()
+
+
+def _check_colors(colors: np.ndarray, n_vertices: int) -> np.ndarray:
+    colors = np.ascontiguousarray(colors, dtype=np.float32)
+    if colors.ndim != 2 or colors.shape[0] != n_vertices:
+        raise ValueError(f"ncc_colors must have shape ({n_vertices}, C), got {colors.shape}")
+    return colors
+
+
+def render_pncc(
+    image_vertices: np.ndarray, triangles: np.ndarray, ncc_colors: np.ndarray,
+    height: int, width: int,
+) -> np.ndarray:
+    """Render an already projected mesh coloured by the NCC.
+
+    Args:
+        image_vertices: (N, 3) image-space vertices (pixels, y down, larger z nearer).
+        triangles: (T, 3) 0-based vertex indices.
+        ncc_colors: (N, 3) per-vertex colours in [0, 1] (see :func:`ncc`).
+        height, width: output size in pixels.
+    Returns:
+        (H, W, 3) float32 in [0, 1], zeros where no triangle covers the pixel centre.
+    """
+    verts, tris = _as_vertices(image_vertices, 2), _as_triangles(triangles)
+    _check_indices(tris, verts.shape[0])
+    colors = _check_colors(ncc_colors, verts.shape[0])
+    out = np.empty((height, width, colors.shape[1]), np.float32)
+    rk.render(verts, tris, colors, np.empty((height, width), np.float32),
+            np.empty((height, width), np.int32), out)
+    return out
+
+
+def render_pncc_pose(
+    pose: np.ndarray, vertices: np.ndarray, triangles: np.ndarray, ncc_colors: np.ndarray,
+    height: int, width: int,
+) -> np.ndarray:
+    """Project model-space ``vertices`` with ``pose`` and render the PNCC, in one compiled call.
+
+    Args:
+        pose: (6,) ``(f, pitch, yaw, roll, tx, ty)`` as in :func:`facegeom.camera.project`.
+        vertices: (N, 3) model-space vertices (y up, z towards the camera).
+        triangles, ncc_colors, height, width: as in :func:`render_pncc`.
+    Returns:
+        (H, W, 3) float32 in [0, 1], zeros on the background.
+    """
+    f, pitch, yaw, roll, tx, ty = (float(v) for v in np.asarray(pose, np.float64).reshape(6))
+    model_verts, tris = _as_vertices(vertices, 2), _as_triangles(triangles)
+    _check_indices(tris, model_verts.shape[0])
+    colors = _check_colors(ncc_colors, model_verts.shape[0])
+    rot = np.ascontiguousarray(f * rotation_matrix(pitch, yaw, roll), dtype=np.float32)
+    out = np.empty((height, width, colors.shape[1]), np.float32)
+    rk.render_pose(model_verts, rot, np.float32(tx), np.float32(ty), tris, colors,
+                 np.empty_like(model_verts), np.empty((height, width), np.float32),
+                 np.empty((height, width), np.int32), out)
+    return out
+
+
+def render_pncc_params(
+    params: np.ndarray, model: MorphableModel, height: int, width: int,
+    ncc_colors: np.ndarray | None = None,
+) -> np.ndarray:
+    """PNCC of one parameter vector (pose, identity, expression; see :mod:`facegeom.parameters`).
+
+    Args:
+        params: (6 + K_id + K_exp,) parameters in the frame of the (H, W) image.
+        model: the morphable model the parameters refer to.
+        height, width: output size in pixels.
+        ncc_colors: (N, 3) colours; default ``ncc(model)`` (pass it to save recomputing).
+    Returns:
+        (H, W, 3) float32 in [0, 1], zeros on the background.
+    """
+    pose, a_id, a_exp = split(np.asarray(params, np.float64), model)
+    colors = ncc(model) if ncc_colors is None else ncc_colors
+    return render_pncc_pose(pose, model.vertices(a_id, a_exp), model.triangles, colors,
+                            height, width)
