@@ -1,0 +1,91 @@
+"""The cascade's network input: face crops, PNCC rendering, the 6-channel stack.
+
+Shared by training (inside DataLoader workers) and inference.
+
+A crop box is square ``(x0, y0, x1, y1)`` in image pixels; crop pixel ``(i, j)`` has its
+centre at image ``x = x0 + j * side / S``, ``y = y0 + i * side / S`` (``S`` the crop size),
+the same map as :func:`facegeom.parameters.to_crop`.  Parts of the box outside the image
+are black.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from facegeom.camera import project
+from facegeom.morphable_model import MorphableModel
+from facegeom.parameters import N_POSE
+from facegeom.pncc import render_pncc
+
+
+def square_box(face_boxes: np.ndarray, scale: float, shift: float = 0.0) -> np.ndarray:
+    """Square crop boxes around face boxes.
+
+    Args:
+        face_boxes: (..., 4) ``(x0, y0, x1, y1)`` pixels (e.g. the landmark box).
+        scale: crop side / max(width, height) of the face box.
+        shift: the crop centre moves up by ``shift * height`` (towards the forehead).
+    Returns:
+        (..., 4) float64 square boxes.
+    """
+    b = np.asarray(face_boxes, np.float64)
+    w, h = b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]
+    half = scale * np.maximum(np.maximum(w, h), 1e-6) / 2
+    cx, cy = (b[..., 0] + b[..., 2]) / 2, (b[..., 1] + b[..., 3]) / 2 - shift * h
+    return np.stack([cx - half, cy - half, cx + half, cy + half], axis=-1)
+
+
+def crop_image(image: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
+    """(H, W, C) image, square box (4,) -> (size, size, C) crop of the same dtype (bilinear)."""
+    x0, y0, x1, _ = (float(v) for v in box)
+    s = size / max(x1 - x0, 1e-6)
+    if s < 0.5:  # large downscale: smooth first so that bilinear sampling does not alias
+        image = cv2.GaussianBlur(image, (0, 0), 0.5 / s)
+    warp = np.array([[s, 0.0, -x0 * s], [0.0, s, -y0 * s]], np.float64)
+    out = cv2.warpAffine(np.ascontiguousarray(image), warp, (size, size), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return out.reshape(size, size, -1)
+
+
+def stack_input(crop: np.ndarray, pncc: np.ndarray) -> np.ndarray:
+    """(S, S, 3) uint8 crop and (S, S, 3) PNCC in [0, 1] -> (S, S, 6) uint8 (PNCC quantised)."""
+    pncc8 = np.round(np.clip(pncc, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return np.concatenate([crop, pncc8], axis=2)
+
+
+def to_network(stack: np.ndarray) -> np.ndarray:
+    """(S, S, 6) uint8 stack -> (6, S, S) float32 network input in [-0.5, 0.5]."""
+    return np.ascontiguousarray((stack.astype(np.float32) * (1.0 / 255.0) - 0.5).transpose(2, 0, 1))
+
+
+def network_input(crop: np.ndarray, pncc: np.ndarray) -> np.ndarray:
+    """(S, S, 3) uint8 crop and (S, S, 3) PNCC in [0, 1] -> (6, S, S) float32 in [-0.5, 0.5].
+
+    Channels 0..2 are the crop, 3..5 the PNCC (quantised to 8 bits as in training).
+    """
+    return to_network(stack_input(crop, pncc))
+
+
+class PnccRenderer:
+    """Renders the PNCC of parameter vectors quickly (one contiguous basis, float32).
+
+    Args:
+        model: the morphable model; its NCC colours the map.
+    """
+
+    def __init__(self, model: MorphableModel) -> None:
+        self.mean = np.ascontiguousarray(model.mean, np.float32)
+        self.basis_t = np.ascontiguousarray(np.concatenate([model.id_basis, model.exp_basis], 1).T)
+        self.triangles = np.ascontiguousarray(model.triangles, np.int32)
+        self.colors = model.ncc()
+
+    def vertices(self, params: np.ndarray) -> np.ndarray:
+        """(P,) parameters -> (N, 3) image-space vertices (pixels, y down; depth larger = nearer)."""
+        params = np.asarray(params, np.float64)
+        shape = self.mean + (params[N_POSE:].astype(np.float32) @ self.basis_t).reshape(-1, 3)
+        return project(params[:N_POSE], shape)
+
+    def __call__(self, params: np.ndarray, size: int) -> np.ndarray:
+        """(P,) parameters in a crop frame -> (size, size, 3) float32 PNCC in [0, 1]."""
+        return render_pncc(self.vertices(params), self.triangles, self.colors, size, size)
