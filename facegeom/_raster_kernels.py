@@ -14,24 +14,19 @@ neither cracks nor pixels claimed by both neighbours.
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 
-# No 'contract' (FMA) or 'reassoc': edge functions must round identically everywhere.
-_FM = {"nsz", "arcp", "afn"}
-_JIT = {"cache": True, "nogil": True, "fastmath": _FM}
+# fastmath without 'contract' (FMA) or 'reassoc': edge functions must round identically
+_JIT = {"cache": True, "nogil": True, "fastmath": {"nsz", "arcp", "afn"}}
 
 
 @numba.njit(inline="always", **_JIT)
 def _canonical_edge(ia, ib, xa, ya, xb, yb, orient):
     """Edge a->b as (origin x, origin y, dx, dy, sign), origin = the lower vertex index."""
-    swap = ia > ib
-    ox, oy = (xb, yb) if swap else (xa, ya)
-    dx = (xa - xb) if swap else (xb - xa)
-    dy = (ya - yb) if swap else (yb - ya)
-    return ox, oy, dx, dy, (-orient if swap else orient)
+    if ia > ib:
+        return xb, yb, xa - xb, ya - yb, -orient
+    return xa, ya, xb - xa, yb - ya, orient
 
 
 @numba.njit(inline="always", **_JIT)
@@ -56,9 +51,8 @@ def _eval(edge, fx, fy):
 @numba.njit(**_JIT)
 def _owns_tie(edge):
     """Top-left rule: does the edge keep pixel centres lying exactly on it?"""
-    _, _, dx, dy, sign = edge
-    gx = -sign * dy  # d(edge)/dx: the inside lies to the right of a "left" edge
-    return gx > 0.0 or (gx == 0.0 and sign * dx > 0.0)
+    gx = -edge[4] * edge[3]  # d(edge)/dx > 0: the inside lies to the right of a "left" edge
+    return gx > 0.0 or (gx == 0.0 and edge[4] * edge[2] > 0.0)  # or below a "top" edge
 
 
 @numba.njit(inline="always", **_JIT)
@@ -102,15 +96,12 @@ def zbuffer(verts, tris, depth, tri_id):
 
     Pass 1 keeps the triangles whose bounding box holds a pixel centre (branch-free; most
     BFM triangles at 120 px hold none).  Pass 2 turns them into fragments (pixel, z,
-    triangle) without reading the z-buffer; fragments are depth-tested in batches of up
-    to ``cap``.  Keeping z-buffer loads out of the rasterising loop avoids costly
-    store-to-load conflicts between neighbouring triangles.  Equal depths keep the first
-    triangle drawn.
+    triangle) without reading the z-buffer (avoiding store-to-load stalls between
+    neighbouring triangles), depth-tested in batches.  Equal depths keep the first drawn.
     """
     h, w = depth.shape
-    depth[:] = -np.inf
-    tri_id[:] = -1
     depth_flat, tri_flat = depth.reshape(h * w), tri_id.reshape(h * w)
+    depth_flat[:], tri_flat[:] = -np.inf, -1
     wmax, hmax = np.float32(w - 1), np.float32(h - 1)
     candidates = np.empty(tris.shape[0], np.int32)
     n = 0
@@ -119,9 +110,8 @@ def zbuffer(verts, tris, depth, tri_id):
         candidates[n] = t
         n += (xlo <= xhi) & (ylo <= yhi)  # False for NaN too
     cap = max(8192, w)
-    frag_pix = np.empty(cap, np.int32)
-    frag_z = np.empty(cap, np.float32)
-    frag_t = np.empty(cap, np.int32)
+    frag_pix, frag_z, frag_t = np.empty(cap, np.int32), np.empty(cap, np.float32), np.empty(
+        cap, np.int32)
     nf = 0
     for k in range(n):
         t = candidates[k]
@@ -169,47 +159,42 @@ def _weights(verts, tris, t, py, px):
 @numba.njit(**_JIT)
 def barycentric(verts, tris, tri_id, bary):
     """Fill ``bary`` (H, W, 3) for the triangles in ``tri_id`` (H, W); zeros where -1."""
-    h, w = tri_id.shape
     bary[:] = 0.0
-    for py in range(h):
-        for px in range(w):
-            t = tri_id[py, px]
-            if t >= 0:
-                bary[py, px, 0], bary[py, px, 1], bary[py, px, 2] = _weights(verts, tris, t, py, px)
+    for py in range(tri_id.shape[0]):
+        for px in range(tri_id.shape[1]):
+            if tri_id[py, px] >= 0:
+                bary[py, px] = _weights(verts, tris, tri_id[py, px], py, px)
+
+
+@numba.njit(inline="always", **_JIT)
+def _mix(tris, t, b0, b1, b2, attrs, out, py, px):
+    """``out[py, px]`` = weights (b0, b1, b2) of ``attrs`` (N, C) at triangle ``t``'s vertices."""
+    i0, i1, i2 = tris[t, 0], tris[t, 1], tris[t, 2]
+    for c in range(attrs.shape[1]):
+        out[py, px, c] = b0 * attrs[i0, c] + b1 * attrs[i1, c] + b2 * attrs[i2, c]
 
 
 @numba.njit(**_JIT)
 def interpolate_bary(tris, tri_id, bary, attrs, out):
     """``out`` (H, W, C) = barycentric mix of ``attrs`` (N, C); zeros where empty."""
-    h, w = tri_id.shape
-    for py in range(h):
-        for px in range(w):
-            t = tri_id[py, px]
-            if t < 0:
-                for c in range(attrs.shape[1]):
-                    out[py, px, c] = 0.0
-                continue
-            i0, i1, i2 = tris[t, 0], tris[t, 1], tris[t, 2]
-            b0, b1, b2 = bary[py, px, 0], bary[py, px, 1], bary[py, px, 2]
-            for c in range(attrs.shape[1]):
-                out[py, px, c] = b0 * attrs[i0, c] + b1 * attrs[i1, c] + b2 * attrs[i2, c]
+    out[:] = 0.0
+    for py in range(tri_id.shape[0]):
+        for px in range(tri_id.shape[1]):
+            if tri_id[py, px] >= 0:
+                _mix(tris, tri_id[py, px], bary[py, px, 0], bary[py, px, 1], bary[py, px, 2],
+                     attrs, out, py, px)
 
 
 @numba.njit(**_JIT)
 def interpolate_direct(verts, tris, tri_id, attrs, out):
     """Like :func:`interpolate_bary` but computing the weights on the fly from ``verts``."""
-    h, w = tri_id.shape
-    for py in range(h):
-        for px in range(w):
+    out[:] = 0.0
+    for py in range(tri_id.shape[0]):
+        for px in range(tri_id.shape[1]):
             t = tri_id[py, px]
-            if t < 0:
-                for c in range(attrs.shape[1]):
-                    out[py, px, c] = 0.0
-                continue
-            i0, i1, i2 = tris[t, 0], tris[t, 1], tris[t, 2]
-            b0, b1, b2 = _weights(verts, tris, t, py, px)
-            for c in range(attrs.shape[1]):
-                out[py, px, c] = b0 * attrs[i0, c] + b1 * attrs[i1, c] + b2 * attrs[i2, c]
+            if t >= 0:
+                b0, b1, b2 = _weights(verts, tris, t, py, px)
+                _mix(tris, t, b0, b1, b2, attrs, out, py, px)
 
 
 @numba.njit(**_JIT)
@@ -221,7 +206,7 @@ def visibility(verts, depth, tol, visible):
         visible[v] = False
         if not (-0.5 <= x < w - 0.5 and -0.5 <= y < h - 0.5):
             continue
-        j0, i0 = math.floor(x), math.floor(y)
+        j0, i0 = int(np.floor(x)), int(np.floor(y))
         covered = False
         for i in range(max(i0, 0), min(i0 + 1, h - 1) + 1):
             for j in range(max(j0, 0), min(j0 + 1, w - 1) + 1):
@@ -254,10 +239,7 @@ def render(verts, tris, colors, depth, tri_id, out):
     """Z-buffer, then ``out`` (H, W, C) = interpolated ``colors`` clipped to [0, 1]."""
     zbuffer(verts, tris, depth, tri_id)
     interpolate_direct(verts, tris, tri_id, colors, out)
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            for c in range(out.shape[2]):
-                out[i, j, c] = min(max(out[i, j, c], np.float32(0.0)), np.float32(1.0))
+    np.clip(out, np.float32(0.0), np.float32(1.0), out)
 
 
 @numba.njit(**_JIT)
