@@ -183,7 +183,8 @@ def rollback(client: Any, name: str, alias: str, tracking_uri: str, reason: str 
         target = stack[-2] if len(stack) >= 2 and stack[-1] == current else None
         if target is None:
             history = json.loads(client.get_model_version(name, current).tags.get(aliases.HISTORY_TAG, "[]"))
-            moves = [e for e in history if e.get("version") == current and e.get("from_version")]
+            moves = [e for e in history if e.get("version") == current and e.get("action") == "promote"
+                     and e.get("from_version")]
             target = moves[-1]["from_version"] if moves else None
         if target is None:
             raise ValueError(f"{name}@{alias}: v{current} has no previous holder to roll back to")

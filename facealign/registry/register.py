@@ -94,9 +94,11 @@ def log_aligner_model(aligner_dir: str | Path, name: str = "model") -> Any:
     import mlflow.pyfunc
 
     with tempfile.TemporaryDirectory(prefix="facealign-code-") as tmp:
+        staged = Path(tmp) / "aligner"  # the artifact is always artifacts/aligner/
+        shutil.copytree(aligner_dir, staged, ignore=shutil.ignore_patterns("__pycache__"))
         return mlflow.pyfunc.log_model(
-            name=name, python_model=str(MODEL_FILE), artifacts={"aligner": str(aligner_dir)},
-            code_paths=_stage_code(Path(tmp)), pip_requirements=pip_requirements(),
+            name=name, python_model=str(MODEL_FILE), artifacts={"aligner": str(staged)},
+            code_paths=_stage_code(Path(tmp) / "code"), pip_requirements=pip_requirements(),
             signature=signature(), input_example=example_input(),
         )
 
