@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tiny_faces import mean_shape_dir, write_test_folder
+from tiny_faces import NAME, mean_shape_dir, write_test_folder
 
-NAME = "face-alignment"
 # distortion of each aligner's template (fraction of the face size): lower is better
 QUALITY = {"good": 0.0, "fair": 0.02, "poor": 0.06}
 

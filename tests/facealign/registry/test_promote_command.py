@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import NAME
-from tiny_faces import mean_shape_dir
+from tiny_faces import NAME, mean_shape_dir
 
 from facealign.cli import main
 

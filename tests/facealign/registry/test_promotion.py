@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import NAME
+from tiny_faces import NAME
 
 from facealign.registry import alias as aliases
 from facealign.registry.promote import Judge, compare_and_set, promote, rollback

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import NAME
-from tiny_faces import encode, face_image, face_layout
+from tiny_faces import NAME, encode, face_image, face_layout
 
 
 def _face_upload() -> tuple[bytes, np.ndarray, str]:

@@ -19,6 +19,8 @@ from facealign.aligners.mean_shape import save_mean_shape_aligner
 from facealign.data import readers
 from facegeom.morphable_model import MorphableModel
 
+NAME = "face-alignment"  # the registered model name of the contract
+
 
 def _ellipse(cx: float, cy: float, rx: float, ry: float, start: float, stop: float, n: int) -> np.ndarray:
     t = np.linspace(start, stop, n)
