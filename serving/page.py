@@ -76,17 +76,17 @@ function draw(img, faces) {
     const [x0, y0, x1, y1] = face.box;
     ctx.strokeStyle = "#00b4ff"; ctx.lineWidth = r * 0.8;
     ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
-    face.landmarks.forEach(([x, y], i) => {
-      ctx.fillStyle = face.visible[i] ? "#00e676" : "#ff1744";
-      ctx.beginPath(); ctx.arc(x, y, r, 0, 2 * Math.PI); ctx.fill();
-      points += 1;
-    });
     const p = face.pose, R = rotation(p.pitch * deg, p.yaw * deg, p.roll * deg);
     const [nx, ny] = face.landmarks[30], len = 0.5 * (x1 - x0);
-    [["#ff1744", 0], ["#00e676", 1], ["#2979ff", 2]].forEach(([color, axis]) => {
+    [["#ff9100", 0], ["#ffea00", 1], ["#2979ff", 2]].forEach(([color, axis]) => {
       ctx.strokeStyle = color; ctx.lineWidth = r;
       ctx.beginPath(); ctx.moveTo(nx, ny);
       ctx.lineTo(nx + len * R[0][axis], ny - len * R[1][axis]); ctx.stroke();
+    });
+    face.landmarks.forEach(([x, y], i) => {  // dots last: nothing covers them
+      ctx.fillStyle = face.visible[i] ? "#00e676" : "#ff1744";
+      ctx.beginPath(); ctx.arc(x, y, r, 0, 2 * Math.PI); ctx.fill();
+      points += 1;
     });
     poses.push(`yaw ${p.yaw.toFixed(1)}°, pitch ${p.pitch.toFixed(1)}°, roll ${p.roll.toFixed(1)}°`);
   }
