@@ -1,0 +1,252 @@
+"""Mean-shape geometry of the procedural face model (millimetres).
+
+Everything here is in the *face frame*: x to the image right of a frontal face (the
+subject's left), y up, z towards the camera; the origin is on the midline at the height of
+the eye corners and at the depth of the nasion.  :data:`HEAD_CENTRE` is the centre of the
+head in this frame (the builder moves it to the model origin).
+
+The surface is a grid over azimuth ``theta`` (about the vertical axis; 0 looks straight
+ahead, positive towards +x) and elevation ``phi`` (positive up), both radians.  Rays from
+the head centre hit a smooth union of ellipsoids (cranium, midface, dental arch, mandible,
+chin): the *base* head.  Facial features are smooth displacements along the base normal,
+written as functions of the base point's frontal position ``(x, y)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from facegeom import face_features
+
+HEAD_CENTRE = np.array([0.0, -22.0, -88.0])
+THETA_RANGE = (-np.deg2rad(110.0), np.deg2rad(110.0))
+PHI_RANGE = (-np.deg2rad(70.0), np.deg2rad(75.0))
+
+# Base-head primitives: centre xyz, semi-axes abc, horizontal and vertical superellipse
+# powers, taper (relative narrowing of x per semi-axis of height below the centre), pitch
+# tilt in degrees (positive turns the front downwards).
+_PRIMITIVES = (
+    ((0.0, 14.0, -92.0), (71.0, 104.0, 98.0), 2.3, 2.0, 0.0, -8.0),    # cranium
+    ((0.0, -44.0, -52.0), (64.0, 70.0, 56.0), 2.2, 2.8, 0.18, 18.0),   # face and jaw
+    ((0.0, -61.0, -24.0), (26.0, 23.0, 33.0), 2.0, 2.0, 0.0, 0.0),     # dental arch
+    ((0.0, -97.0, -20.0), (22.0, 17.0, 17.0), 2.0, 2.0, 0.0, 0.0),     # chin
+)
+_SMOOTH_MM = 18.0
+
+
+@dataclass(frozen=True)
+class FaceSurface:
+    """The mean head surface and what the bases are built from.
+
+    Attributes:
+        vertices: (N, 3) mean shape, face frame, mm.
+        base: (N, 3) base head points (before features), face frame, mm.
+        normals: (N, 3) unit normals of the base head.
+        towards: (N, 3) unit direction of the feature displacements: the base normal bent
+            towards +z on the face, so that features keep their frontal position.
+        xy: (N, 2) frontal position ``base[:, :2]`` in which features are placed, mm.
+        front: (N,) weight in [0, 1] of the face features (1 on the face, 0 at the back).
+        layers: name -> (N,) displacement along ``towards`` of each feature, mm.
+        theta: (N,) azimuth, radians;  phi: (N,) elevation, radians.
+        triangles: (T, 3) int32, counter-clockwise seen from outside.
+        grid_shape: (n_el, n_az); vertex ``i * n_az + j`` has elevation i, azimuth j.
+    """
+
+    vertices: np.ndarray
+    base: np.ndarray
+    normals: np.ndarray
+    towards: np.ndarray
+    xy: np.ndarray
+    front: np.ndarray
+    layers: dict[str, np.ndarray]
+    theta: np.ndarray
+    phi: np.ndarray
+    triangles: np.ndarray
+    grid_shape: tuple[int, int]
+
+    def mirror_index(self) -> np.ndarray:
+        """(N,) index of each vertex's mirror image across the plane x = 0."""
+        n_el, n_az = self.grid_shape
+        grid = np.arange(n_el * n_az).reshape(n_el, n_az)
+        return grid[:, ::-1].reshape(-1)
+
+
+def warped_samples(lo: float, hi: float, n: int, centre: float, width: float,
+                   gain: float) -> np.ndarray:
+    """(n,) samples in [lo, hi], denser by ``1 + gain`` near ``centre`` (Gaussian ``width``)."""
+    t = np.linspace(lo, hi, 4001)
+    density = 1.0 + gain * np.exp(-0.5 * ((t - centre) / width) ** 2)
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]) * np.diff(t))])
+    return np.interp(np.linspace(0.0, 1.0, n), cdf / cdf[-1], t)
+
+
+def grid_angles(resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """Azimuths (n_az,) and elevations (n_el,), radians, denser over the face.
+
+    ``n_el = resolution`` and ``n_az = 1.25 * resolution`` rounded to an odd number so that a
+    column of vertices lies on the midline (x = 0).  The elevations are shifted so that one
+    row meets the lips' contact line at the midline: an opening mouth has vertices inside.
+    """
+    n_el = max(int(resolution), 8)
+    n_az = 2 * int(round(0.625 * n_el)) + 1
+    theta = warped_samples(*THETA_RANGE, n_az, 0.0, np.deg2rad(35.0), 3.0)
+    theta = 0.5 * (theta - theta[::-1])  # exactly symmetric
+    phi = warped_samples(*PHI_RANGE, n_el, np.deg2rad(-14.0), np.deg2rad(22.0), 3.0)
+    contact = _contact_elevation()
+    return theta, phi + (contact - phi[np.abs(phi - contact).argmin()])
+
+
+def _contact_elevation() -> float:
+    """Elevation (radians) of the ray that meets the base head at the midline lip contact."""
+    target = float(face_features.lip_curves(np.zeros(1))[1][0])
+    lo, hi = -1.0, 0.0
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        y = base_head(np.array([[0.0, np.sin(mid), np.cos(mid)]]))[0][0, 1]
+        lo, hi = (mid, hi) if y < target else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def grid_triangles(n_el: int, n_az: int) -> np.ndarray:
+    """(2 (n_el-1) (n_az-1), 3) int32 triangles of the grid, outward-facing, mirror-symmetric."""
+    i, j = np.meshgrid(np.arange(n_el - 1), np.arange(n_az - 1), indexing="ij")
+    a, b = i * n_az + j, i * n_az + j + 1  # (i, j), (i, j+1)
+    c, d = a + n_az + 1, a + n_az  # (i+1, j+1), (i+1, j)
+    left = (j < (n_az - 1) // 2)[..., None]
+    t1 = np.where(left, np.stack([a, b, c], -1), np.stack([a, b, d], -1))
+    t2 = np.where(left, np.stack([a, c, d], -1), np.stack([b, c, d], -1))
+    return np.concatenate([t1.reshape(-1, 3), t2.reshape(-1, 3)]).astype(np.int32)
+
+
+def _primitive_distance(p: np.ndarray, centre: tuple, axes: tuple, power: float,
+                        power_v: float, taper: float, tilt: float) -> np.ndarray:
+    """Approximate signed distance (mm) to one tapered, tilted superellipsoid, (...,)."""
+    q = p - np.asarray(centre)
+    c, s = np.cos(np.deg2rad(tilt)), np.sin(np.deg2rad(tilt))
+    qy, qz = c * q[..., 1] - s * q[..., 2], s * q[..., 1] + c * q[..., 2]
+    a, b, depth = axes
+    v = qy / b
+    width = a * (1.0 + taper * np.clip(v, -1.5, 1.5))
+    horiz = ((np.abs(q[..., 0]) / width) ** power + (np.abs(qz) / depth) ** power) ** (1 / power)
+    radius = (horiz**power_v + np.abs(v) ** power_v) ** (1 / power_v)
+    return (radius - 1.0) * np.minimum(np.minimum(width, b), depth)
+
+
+def _blob_field(p: np.ndarray) -> np.ndarray:
+    """Approximate signed distance (mm, negative inside) of the smooth union, (...,)."""
+    out = _primitive_distance(p, *_PRIMITIVES[0])
+    for prim in _PRIMITIVES[1:]:  # polynomial smooth minimum: blends within _SMOOTH_MM
+        d = _primitive_distance(p, *prim)
+        h = np.maximum(_SMOOTH_MM - np.abs(out - d), 0.0) / _SMOOTH_MM
+        out = np.minimum(out, d) - 0.25 * _SMOOTH_MM * h * h
+    return out
+
+
+def base_head(directions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Outermost hit of rays from :data:`HEAD_CENTRE` on the base head.
+
+    Args:
+        directions: (N, 3) unit ray directions.
+    Returns:
+        points (N, 3) and unit outward normals (N, 3), face frame, mm.
+    """
+    steps = np.arange(4.0, 260.0, 1.5)
+    pts = HEAD_CENTRE + steps[:, None, None] * directions[None]
+    inside = _blob_field(pts) < 0
+    last = len(steps) - 1 - np.argmax(inside[::-1], axis=0)
+    lo, hi = steps[last], steps[np.minimum(last + 1, len(steps) - 1)]
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        hit = _blob_field(HEAD_CENTRE + mid[:, None] * directions) < 0
+        lo, hi = np.where(hit, mid, lo), np.where(hit, hi, mid)
+    points = HEAD_CENTRE + (0.5 * (lo + hi))[:, None] * directions
+    eps = 0.05
+    grad = np.stack([
+        _blob_field(points + eps * e) - _blob_field(points - eps * e) for e in np.eye(3)
+    ], -1)
+    return points, grad / np.linalg.norm(grad, axis=1, keepdims=True)
+
+
+def build_surface(resolution: int) -> FaceSurface:
+    """The mean head surface on a ``resolution``-row grid (see :func:`grid_angles`)."""
+    theta, phi = grid_angles(resolution)
+    th, ph = np.meshgrid(theta, phi)  # (n_el, n_az)
+    directions = np.stack([np.sin(th) * np.cos(ph), np.sin(ph), np.cos(th) * np.cos(ph)], -1)
+    base, normals = base_head(directions.reshape(-1, 3))
+    xy = base[:, :2].copy()
+    front = face_features.smoothstep(normals[:, 2], -0.05, 0.45)
+    towards = normals + 2.0 * front[:, None] * np.array([0.0, 0.0, 1.0])
+    towards /= np.linalg.norm(towards, axis=1, keepdims=True)
+    layers = face_features.feature_layers(xy)
+    height = front * sum(layers.values())
+    return FaceSurface(
+        vertices=base + height[:, None] * towards, base=base, normals=normals, towards=towards,
+        xy=xy, front=front, layers=layers, theta=th.reshape(-1), phi=ph.reshape(-1),
+        triangles=grid_triangles(len(phi), len(theta)), grid_shape=(len(phi), len(theta)),
+    )
+
+
+def landmark_vertices(surface: FaceSurface) -> np.ndarray:
+    """(68,) int64 vertex of each iBUG-68 point on the mean shape.
+
+    Inner points (17-67) take the face vertex nearest to their frontal target; inner-lip
+    points stay on their own lip, off the contact line.  Jaw points (0-16) take the frontal
+    silhouette: the vertex farthest from the mid-face centre in the target's direction (the
+    front-most of those within 1.5 mm of it), in front of the ears.
+    """
+    targets = face_features.landmark_targets()
+    xy = surface.vertices[:, :2]
+    _, contact, _ = face_features.lip_curves(surface.xy[:, 0])
+    above, below = surface.xy[:, 1] > contact + 0.75, surface.xy[:, 1] < contact - 0.75
+    face = surface.front > 0.9
+    out = np.zeros(68, np.int64)
+    for k in range(17, 68):
+        ok = face & (above if k in (61, 62, 63) else below if k in (65, 66, 67) else True)
+        out[k] = np.where(ok, np.linalg.norm(xy - targets[k], axis=1), np.inf).argmin()
+    psi, rad = _jaw_polar(xy)
+    side = (xy[:, 0] < -0.5) & (np.abs(surface.theta) <= np.deg2rad(92.0))
+    psi_t, _ = _jaw_polar(targets[:8])
+    for k in range(8):
+        for tol in (1.5, 3.0, 6.0, 12.0):
+            ok = side & (np.abs(psi - psi_t[k]) < np.deg2rad(tol))
+            if ok.any():
+                out[k] = _front_most(surface, ok & (rad >= rad[ok].max() - 1.5))
+                break
+    mid = (np.abs(surface.theta) <= np.deg2rad(92.0)) & (np.abs(xy[:, 0]) < 1e-6)
+    out[8] = _front_most(surface, mid & (xy[:, 1] <= xy[mid, 1].min() + 1.5))
+    out[9:17] = surface.mirror_index()[out[7::-1]]
+    return out
+
+
+def _front_most(surface: FaceSurface, mask: np.ndarray) -> int:
+    """The vertex of ``mask`` nearest the viewer (largest z)."""
+    return int(np.where(mask, surface.vertices[:, 2], -np.inf).argmax())
+
+
+def _jaw_polar(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Angle (radians; 0 = horizontal towards -x, -pi/2 = down) and radius (mm) of frontal
+    positions (N, 2) about the mid-face centre, for the image-left half."""
+    rel = xy - np.array([0.0, -35.0])
+    return np.arctan2(rel[:, 1], -rel[:, 0]), np.hypot(rel[:, 0], rel[:, 1])
+
+
+def contour_candidates(surface: FaceSurface, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Jaw-contour candidates (image-left, image-right), int64 vertex indices.
+
+    A band over the lower cheek and jaw of each side, from half-way between the mid-face and
+    the frontal jaw line out to the side of the head (azimuth up to 105 degrees) and under
+    the jaw, below the height of jaw point 0.  Jaw points 0-7 (9-16) are included.
+    """
+    xy = surface.vertices[:, :2]
+    psi, rad = _jaw_polar(xy)
+    jaw_psi, jaw_rad = _jaw_polar(xy[landmarks[:9]])
+    order = np.argsort(jaw_psi)
+    inner = 0.65 * np.interp(psi, jaw_psi[order], jaw_rad[order])
+    row = np.arange(len(xy)) // surface.grid_shape[1]
+    band = ((xy[:, 0] < -0.5) & (np.abs(surface.theta) <= np.deg2rad(100.0)) & (row >= 2)
+            & (psi <= jaw_psi[0] + np.deg2rad(2.0)) & (rad >= inner))
+    left = np.union1d(np.flatnonzero(band), landmarks[:8])
+    right = np.sort(surface.mirror_index()[left])
+    return left.astype(np.int64), right.astype(np.int64)
