@@ -1,0 +1,48 @@
+"""`facealign evaluate`: the benchmark protocol on any AFLW2000-3D-layout folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from facealign.aligners.mean_shape import MeanShapeAligner
+from facealign.cli import main
+from facealign.evaluation import evaluate, load_benchmark
+from facegeom.morphable_model import MorphableModel
+
+CONTRACT = {"nme_0_30", "nme_30_60", "nme_60_90", "nme_mean", "nme_std", "nme_sample_mean",
+            "n_images", "n_0_30", "n_30_60", "n_60_90"}
+
+
+def test_boxes_are_the_ground_truth_landmark_boxes(tiny_dataset: Path) -> None:
+    bench = load_benchmark(tiny_dataset / "test")
+    assert np.allclose(bench.boxes[:, :2], bench.landmarks.min(1))
+    assert np.allclose(bench.boxes[:, 2:], bench.landmarks.max(1))
+
+
+def test_mean_shape_metrics_follow_the_contract(tiny_model_path: Path, tiny_dataset: Path,
+                                                 tmp_path: Path) -> None:
+    aligner = MeanShapeAligner(MorphableModel.load(tiny_model_path))
+    metrics = evaluate(aligner, tiny_dataset / "test", tmp_path / "m.json", progress=False)
+    assert set(json.loads((tmp_path / "m.json").read_text())) == CONTRACT
+    assert metrics["n_images"] == 12 and metrics["n_0_30"] == 4
+    # The frontal mean face fits frontal faces better than profiles.
+    assert 0 < metrics["nme_0_30"] < metrics["nme_60_90"]
+    for suffix in ("_ced.csv", "_ced.png", "_overlays.png"):
+        assert (tmp_path / f"m{suffix}").stat().st_size > 100
+
+
+def test_the_cli_names_a_corrupt_file_and_writes_nothing(tiny_model_path: Path, tiny_dataset: Path,
+                                                         tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "broken"
+    shutil.copytree(tiny_dataset / "test", folder)
+    victim = sorted(folder.glob("*.mat"))[3]
+    victim.write_bytes(b"not a mat file")
+    code = main(["evaluate", "--model", "mean-shape", "--data", str(folder),
+                 "--output", str(tmp_path / "out.json"), "--set", f"paths.face_model={tiny_model_path}"])
+    assert code == 2
+    assert victim.name in capsys.readouterr().err
+    assert not (tmp_path / "out.json").exists()
