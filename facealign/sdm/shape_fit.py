@@ -44,15 +44,18 @@ def project_points(pose: np.ndarray, points: np.ndarray) -> np.ndarray:
         pose: (B, 6) cameras.
         points: (B, L, 3) or (L, 3) model-space points.
     Returns:
-        (B, L, 3) float64: image x, image y (pixels, y down), depth (larger = nearer).
+        (B, L, 3) image x, image y (pixels, y down), depth (larger = nearer); float32 for
+        float32 points, else float64.
     """
     pose = np.asarray(pose, np.float64)
     rot = rotations(pose[:, 1:4])
-    points = np.asarray(points, np.float64)
-    if points.ndim == 2:
-        points = np.broadcast_to(points, (len(pose), *points.shape))
-    p = pose[:, 0, None, None] * np.einsum("blj,bij->bli", points, rot)
-    return np.stack([p[..., 0] + pose[:, 4, None], -p[..., 1] + pose[:, 5, None], p[..., 2]], -1)
+    points = np.asarray(points)
+    dtype = points.dtype if points.dtype in (np.float32, np.float64) else np.float64
+    scaled = (pose[:, 0, None, None] * rot.transpose(0, 2, 1)).astype(dtype)  # f R^T
+    p = np.matmul(points.astype(dtype, copy=False), scaled)
+    p[..., 0] += pose[:, 4, None].astype(dtype)
+    p[..., 1] = pose[:, 5, None].astype(dtype) - p[..., 1]
+    return p
 
 
 def frontal_template(model: MorphableModel) -> np.ndarray:
@@ -124,7 +127,8 @@ class ShapeBasis:
 
     def shapes(self, coeffs: np.ndarray) -> np.ndarray:
         """(B, K) coefficients -> (B, L, 3) model-space positions."""
-        return self.mean[None] + np.einsum("lck,bk->blc", self.basis, coeffs)
+        flat = np.asarray(coeffs, np.float64) @ self.basis.reshape(-1, self.n_components).T
+        return self.mean[None] + flat.reshape(len(flat), -1, 3)
 
     def fit(self, pose: np.ndarray, target: np.ndarray, noise: float | np.ndarray) -> np.ndarray:
         """MAP coefficients at fixed cameras (see the module docstring).
@@ -141,11 +145,13 @@ class ShapeBasis:
         f = pose[:, 0]
         resid = np.asarray(target, np.float64) - project_points(pose, self.mean)[..., :2]
         flipped = np.stack([resid[..., 0], -resid[..., 1], np.zeros_like(resid[..., 0])], -1)
-        u = np.einsum("bij,bli->blj", rot, flipped)  # R^T Pi^T r per point
-        rhs = f[:, None] * np.einsum("blj,ljk->bk", u, self.basis)
+        u = np.matmul(flipped, rot)  # R^T Pi^T r per point, (B, L, 3)
+        rhs = f[:, None] * (u.reshape(len(u), -1) @ self.basis.reshape(-1, self.n_components))
         r3 = rot[:, 2, :]
+        k = self.n_components
         total = self.gram[0, 0] + self.gram[1, 1] + self.gram[2, 2]
-        normal = total[None] - np.einsum("bc,bd,cdkj->bkj", r3, r3, self.gram)
+        outer = (r3[:, :, None] * r3[:, None, :]).reshape(-1, 9)
+        normal = total[None] - (outer @ self.gram.reshape(9, k * k)).reshape(-1, k, k)
         normal *= (f**2)[:, None, None]
         lam = np.broadcast_to(np.asarray(noise, np.float64) ** 2, f.shape)
         normal += lam[:, None, None] * np.diag(self.inv_var)[None]

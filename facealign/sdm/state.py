@@ -98,7 +98,7 @@ class SDMGeometry:
         """(B, N, 3) float32 projected mesh."""
         flat = state.coeffs.astype(np.float32) @ self.mesh_basis
         shapes = self.mesh_mean[None] + flat.reshape(len(state), -1, 3)
-        return project_points(state.pose, shapes).astype(np.float32)
+        return project_points(state.pose, shapes)
 
     def visibility(self, state: SDMState, height: int, width: int) -> np.ndarray:
         """(B, L) bool: landmark vertices inside an H x W image and not self-occluded."""

@@ -1,0 +1,192 @@
+"""Fitting DFF-SDM / SIFT-SDM: the cascade of descent maps, learned in closed form.
+
+Training follows the supervised descent method with the 3DMM in the loop.  Every
+training image is cropped around its ground-truth landmark box (the benchmark's box);
+each gets ``inits_per_image`` initial estimates - the mean face, frontal, placed by the
+box, and randomly perturbed copies (scale, shift, angles).  For iteration ``k``:
+
+1. ``F`` = descriptors at the visible projected landmarks of every current estimate;
+2. ridge regressions from ``F`` to the landmark residuals ``X* - X_k`` and the camera
+   residuals ``w* - w_k`` (ground truth from the 3DMM parameters of each image);
+3. the learned map is applied to every training estimate and the face model is refitted
+   to the moved landmarks (shape least squares), which yields the estimates, their
+   meshes and visibilities that iteration ``k + 1`` learns from.
+
+:func:`fit_cascade` is the array-level core; :func:`train` reads the data, writes the
+aligner directory and records everything in MLflow.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facealign.sdm.descriptors import Descriptor
+from facealign.sdm.landmark_set import landmark_vertices
+from facealign.sdm.regression import Cascade, ridge
+from facealign.sdm.settings import DESCRIPTORS, SDMSettings
+from facealign.sdm.state import SDMGeometry, SDMState, features
+from facealign.sdm.training_data import TrainingSet, load_training_set, select_records
+from faceeval.nme import nme_per_image
+from facegeom.morphable_model import MorphableModel
+
+
+def perturbed_states(geometry: SDMGeometry, boxes: np.ndarray, settings: SDMSettings,
+                     rng: np.random.Generator) -> list[SDMState]:
+    """``inits_per_image`` initial states for boxes (n, 4): the exact one, then perturbed ones.
+
+    Perturbations: ``f`` times ``exp(N(0, perturb_scale))``, ``(tx, ty)`` plus
+    ``N(0, perturb_shift)`` times the box size, each angle plus ``N(0, perturb_angle_deg)``.
+    """
+    base = geometry.initial_state(boxes)
+    size = np.sqrt(np.prod(np.maximum(boxes[:, 2:] - boxes[:, :2], 1e-6), axis=1))
+    states = [base]
+    for _ in range(settings.inits_per_image - 1):
+        pose = base.pose.copy()
+        n = len(pose)
+        pose[:, 0] *= np.exp(rng.normal(0.0, settings.perturb_scale, n))
+        pose[:, 1:4] += rng.normal(0.0, np.deg2rad(settings.perturb_angle_deg), (n, 3))
+        pose[:, 4:6] += rng.normal(0.0, settings.perturb_shift, (n, 2)) * size[:, None]
+        states.append(SDMState(pose, base.coeffs.copy()))
+    return states
+
+
+def landmark_nme(geometry: SDMGeometry, state: SDMState, points: np.ndarray) -> float:
+    """Mean NME (fraction) of the 68 iBUG points of ``state`` against ``points`` (n, L, 2)."""
+    pred = geometry.points(state)[:, :68, :2]
+    return float(np.nanmean(nme_per_image(pred, points[:, :68])))
+
+
+def fit_cascade(geometry: SDMGeometry, descriptor: Descriptor, data: TrainingSet,
+                settings: SDMSettings, rng: np.random.Generator,
+                log: Any = None) -> tuple[Cascade, list[dict[str, float]]]:
+    """Learn ``settings.iterations`` descent maps (see the module docstring).
+
+    Args:
+        geometry: the landmark set and face model.
+        descriptor: DFF or SIFT, working at ``descriptor.image_size``.
+        data: the training faces.
+        settings: the ``sdm`` parameters.
+        rng: source of the initial perturbations.
+        log: optional ``print``-like callable for progress lines.
+    Returns:
+        the cascade and, per iteration, ``{"iteration", "train_nme", "seconds"}`` (NME as
+        a fraction, over all training estimates, after the iteration's update).
+    """
+    states = perturbed_states(geometry, data.boxes, settings, rng)
+    n_inits = len(states)
+    gt_pose = np.tile(data.pose, (n_inits, 1))
+    gt_points = np.tile(data.points, (n_inits, 1, 1))
+    state = SDMState(np.concatenate([s.pose for s in states]), np.concatenate([s.coeffs for s in states]))
+    history = [{"iteration": 0, "train_nme": landmark_nme(geometry, state, gt_points), "seconds": 0.0}]
+    maps = []
+    n = len(data)
+    for k in range(settings.iterations):
+        start = time.perf_counter()
+        feats = np.concatenate([
+            features(geometry, descriptor, data.prepared,
+                     SDMState(state.pose[j * n : (j + 1) * n], state.coeffs[j * n : (j + 1) * n]))
+            for j in range(n_inits)
+        ])
+        descent = ridge(feats, geometry.residual(state, gt_points, gt_pose), settings.ridge)
+        state = geometry.update(state, descent(feats), descriptor.image_size)
+        maps.append(descent)
+        history.append({"iteration": k + 1, "train_nme": landmark_nme(geometry, state, gt_points),
+                        "seconds": time.perf_counter() - start})
+        if log is not None:
+            log(f"  iteration {k + 1}: train NME {100 * history[-1]['train_nme']:.2f}% "
+                f"({history[-1]['seconds']:.1f} s, {feats.shape[0]} samples x {feats.shape[1]} features)")
+    return Cascade(tuple(maps)), history
+
+
+def _write_aligner(out_dir: Path, model: Any, vertex_ids: np.ndarray, cascade: Cascade, descriptor: str,
+                   settings: SDMSettings, training: dict) -> None:
+    """Write the aligner directory atomically (a ``.partial`` sibling renamed at the end)."""
+    from facealign.aligners.sdm import EXTRACTOR_DIR, save_sdm_aligner
+
+    tmp = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_sdm_aligner(tmp, model, vertex_ids, cascade, descriptor, settings, training)
+    if descriptor == "dff":
+        shutil.copytree(settings.dff_model, tmp / EXTRACTOR_DIR)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp.rename(out_dir)
+
+
+def _evaluate_and_log(out_dir: Path, test_dir: Path, overlays: int) -> dict[str, float]:
+    """Evaluate the saved aligner on ``test_dir``; log metrics and report files to MLflow."""
+    import mlflow
+
+    from facealign.aligners.sdm import load_sdm_aligner
+    from facealign.evaluation import evaluate
+
+    aligner = load_sdm_aligner(out_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        summary = evaluate(aligner, test_dir, Path(tmp) / f"{out_dir.name}.json", n_overlays=overlays,
+                           progress=False)
+        mlflow.log_artifacts(tmp, "evaluation")
+    numbers = {f"test_{k}": float(v) for k, v in summary.items()
+               if isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)}
+    mlflow.log_metrics(numbers)
+    return numbers
+
+
+def train(cfg: dict, descriptor: str, output: str | Path | None = None,
+          log: Callable[[str], None] = print) -> dict[str, float]:
+    """Fit DFF-SDM or SIFT-SDM on ``paths.data/train`` and save it as an aligner directory.
+
+    Args:
+        cfg: the resolved configuration (sections ``paths``, ``sdm``, ``mlflow``, ``evaluate``).
+        descriptor: ``"dff"`` or ``"sift"``.
+        output: the aligner directory (default ``models/<descriptor>_sdm``).
+        log: progress lines go here.
+    Returns:
+        metrics: ``train_nme_<k>`` (percent, after iteration k), timings in seconds and,
+        when ``sdm.evaluate`` is on and the test split exists, ``test_<metric>``.
+    """
+    import mlflow
+
+    from facealign.aligners.sdm import build_geometry, make_descriptor
+    from facealign.data import readers
+    from facealign.tracking import training_run
+
+    if descriptor not in DESCRIPTORS:
+        raise ValueError(f"unknown descriptor {descriptor!r} (one of {', '.join(DESCRIPTORS)})")
+    settings = SDMSettings.from_section(cfg.get("sdm") or {})
+    out_dir = Path(output or Path("models") / f"{descriptor}_sdm")
+    data_dir = Path(cfg["paths"]["data"])
+    model = MorphableModel.load(cfg["paths"]["face_model"])
+    rng = np.random.default_rng(settings.seed)
+    vertex_ids = landmark_vertices(model, settings.n_landmarks)
+    geometry = build_geometry(model, vertex_ids, settings)
+    desc = make_descriptor(descriptor, settings)
+    with training_run(cfg, run_name=f"fit_{descriptor}_sdm", family=f"{descriptor}_sdm",
+                      data_dir=data_dir / "train") as run:
+        start = time.perf_counter()
+        records = select_records(readers.read_folder(data_dir / "train"), settings.train_images, rng)
+        data = load_training_set(records, model, vertex_ids, desc, settings.crop_scale)
+        prepare_s = time.perf_counter() - start
+        log(f"fit {descriptor}-sdm: {len(records)} images x {settings.inits_per_image} inits, "
+            f"{desc.image_size} px crops, descriptors prepared in {prepare_s:.1f} s")
+        cascade, history = fit_cascade(geometry, desc, data, settings, rng, log=log)
+        metrics: dict[str, float] = {f"train_nme_{h['iteration']}": 100 * h["train_nme"] for h in history}
+        metrics.update({"prepare_s": prepare_s, "regression_s": sum(h["seconds"] for h in history),
+                        "n_train_images": float(len(records)),
+                        "n_features": float(desc.dim * len(vertex_ids))})
+        _write_aligner(out_dir, model, vertex_ids, cascade, descriptor, settings,
+                       {"mlflow_run_id": run.info.run_id, **{k: round(v, 4) for k, v in metrics.items()}})
+        metrics["fit_s"] = time.perf_counter() - start
+        mlflow.log_metrics(metrics)
+        test_dir = data_dir / "test"
+        if settings.evaluate and test_dir.is_dir():
+            overlays = int((cfg.get("evaluate") or {}).get("overlays", 16))
+            metrics.update(_evaluate_and_log(out_dir, test_dir, overlays))
+        mlflow.log_artifacts(str(out_dir), "model")
+    log(f"fit {descriptor}-sdm: wrote {out_dir} in {metrics['fit_s']:.1f} s")
+    return metrics

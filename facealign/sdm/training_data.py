@@ -1,0 +1,78 @@
+"""Training faces for the SDM: crops, boxes and ground truth in the descriptor's crop frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from facealign.data import readers
+from facealign.sdm.crops import boxes_to_crop, crop_faces
+from facealign.sdm.descriptors import Descriptor
+from facealign.sdm.shape_fit import ShapeBasis, project_points
+from facegeom.morphable_model import MorphableModel
+from facegeom.parameters import to_crop
+
+
+@dataclass
+class TrainingSet:
+    """Training faces in the crop frame of the descriptor.
+
+    Attributes:
+        prepared: ``descriptor.prepare`` of the (n, S, S, 3) crops.
+        boxes: (n, 4) face boxes in crop pixels (where the initial estimate is placed).
+        pose: (n, 6) ground-truth cameras in the crop frame.
+        points: (n, L, 2) ground-truth landmark-vertex positions, crop pixels.
+    """
+
+    prepared: Any
+    boxes: np.ndarray
+    pose: np.ndarray
+    points: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+
+def _coefficients(values: np.ndarray, n: int) -> np.ndarray:
+    """Raw coefficients truncated or zero-padded to the model's ``n`` components."""
+    out = np.zeros(n)
+    k = min(n, len(values))
+    out[:k] = values[:k]
+    return out
+
+
+def ground_truth(records: list[readers.FaceRecord], model: MorphableModel, vertex_ids: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Image-frame poses (n, 6) and landmark-vertex positions (n, L, 2) from the 3DMM fields."""
+    pose = np.stack([readers.pose(r) for r in records])
+    coeffs = np.stack([np.concatenate([_coefficients(r.shape_para, model.n_id),
+                                       _coefficients(r.exp_para, model.n_exp)]) for r in records])
+    full = ShapeBasis.from_model(model, vertex_ids, model.n_id, model.n_exp)
+    return pose, project_points(pose, full.shapes(coeffs))[..., :2]
+
+
+def select_records(records: list[readers.FaceRecord], count: int, rng: np.random.Generator
+                   ) -> list[readers.FaceRecord]:
+    """A random subset of ``count`` records (all of them when ``count`` is 0 or too large)."""
+    if count <= 0 or count >= len(records):
+        return list(records)
+    keep = np.sort(rng.choice(len(records), count, replace=False))
+    return [records[i] for i in keep]
+
+
+def load_training_set(records: list[readers.FaceRecord], model: MorphableModel, vertex_ids: np.ndarray,
+                      descriptor: Descriptor, crop_scale: float) -> TrainingSet:
+    """Crop every record around its ground-truth landmark box and prepare the descriptors."""
+    size = descriptor.image_size
+    lm = np.stack([r.landmarks68 for r in records])
+    boxes = np.concatenate([lm.min(1), lm.max(1)], 1)
+    crops, squares = crop_faces([readers.load_image(r.image_path) for r in records], boxes, size,
+                                crop_scale)
+    pose, points = ground_truth(records, model, vertex_ids)
+    scale = size / (squares[:, 2] - squares[:, 0])
+    pose_crop = to_crop(pose, squares, size)
+    points_crop = (points - squares[:, None, :2]) * scale[:, None, None]
+    return TrainingSet(descriptor.prepare(crops), boxes_to_crop(boxes, squares, size), pose_crop,
+                       points_crop)
