@@ -81,12 +81,12 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 10)
         proc.wait(timeout=10)
 
 
-def postgres_bindir() -> Path | None:
-    """``$FACEALIGN_PG_BINDIR``, else the newest ``/usr/lib/postgresql/<ver>/bin``, else ``PATH``."""
+def postgres_bindir(debian_root: Path = Path("/usr/lib/postgresql")) -> Path | None:
+    """``$FACEALIGN_PG_BINDIR``, else the newest ``<debian_root>/<ver>/bin``, else ``PATH``."""
     candidates = []
     if os.environ.get("FACEALIGN_PG_BINDIR"):
         candidates.append(Path(os.environ["FACEALIGN_PG_BINDIR"]))
-    versions = Path("/usr/lib/postgresql").glob("*/bin")
+    versions = debian_root.glob("*/bin")
     candidates += sorted(versions, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
                          reverse=True)
     if shutil.which("initdb"):
@@ -227,7 +227,7 @@ def mlflow_server(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) 
         wait_for_http(f"{url}/health", proc, log, timeout=120)
         yield MlflowServer(url, artifacts, log)
     finally:
-        stop(proc)
+        stop(proc, timeout=5)  # throwaway server: no need to wait for a graceful drain
 
 
 # ---- static checks: the deployment files against the code -----------------------------

@@ -132,3 +132,20 @@ def test_train_register_promote_and_serve_against_postgres_backed_mlflow(
         assert set(face["pose"]) == {"yaw", "pitch", "roll"}
     finally:
         stop(server)
+
+
+def test_postgres_binaries_are_found_from_the_override_or_the_newest_debian_version(tmp_path, monkeypatch):
+    from conftest import postgres_bindir
+
+    for version in ("13", "15", "9"):
+        bindir = tmp_path / "debian" / version / "bin"
+        bindir.mkdir(parents=True)
+        for name in ("initdb", "postgres"):
+            (bindir / name).write_text("")
+    monkeypatch.delenv("FACEALIGN_PG_BINDIR", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert postgres_bindir(tmp_path / "debian") == tmp_path / "debian" / "15" / "bin"
+    monkeypatch.setenv("FACEALIGN_PG_BINDIR", str(tmp_path / "debian" / "13" / "bin"))
+    assert postgres_bindir(tmp_path / "debian") == tmp_path / "debian" / "13" / "bin"
+    monkeypatch.delenv("FACEALIGN_PG_BINDIR")
+    assert postgres_bindir(tmp_path / "nowhere") is None  # -> the server tests skip and say why
