@@ -150,14 +150,14 @@ class MlflowSweepLogger(Callback):
     def _close(self, trial: Any, status: str, tags: dict[str, Any]) -> None:
         epochs = int((trial.last_result or {}).get("training_iteration", 0))
         end_run(self.tracking_uri, self.run_id(trial), status,
-                tags={"epochs_run": epochs, "retries": trial.num_failures, **tags})
+                tags={"epochs_run": epochs, "failed_attempts": trial.num_failures, **tags})
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         epochs = int((trial.last_result or {}).get("training_iteration", 0))
         self._close(trial, "FINISHED", {"stopped_early": str(epochs < self.max_epochs).lower()})
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._client.set_tag(self.run_id(trial), "retries", str(trial.num_failures))
+        self._client.set_tag(self.run_id(trial), "failed_attempts", str(trial.num_failures))
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         try:

@@ -30,7 +30,7 @@ class TrialRow:
     lr: float
     epochs: int
     value: float
-    retries: int = 0
+    failures: int = 0
     config: dict[str, Any] = field(default_factory=dict)
     checkpoint: str | None = None  # storage path of the last checkpoint, if any
     has_model: bool = False  # the last checkpoint holds the trained model
@@ -73,7 +73,7 @@ def collect_rows(trials: list[Any], metric: str, filesystem: Any) -> list[TrialR
         rows.append(TrialRow(
             trial_id=trial.trial_id, status=str(trial.status), schedule=str(config.get("schedule", "-")),
             lr=float(config.get("lr", math.nan)), epochs=int(last.get("training_iteration", 0)),
-            value=float(last.get(metric, math.nan)), retries=int(trial.num_failures),
+            value=float(last.get(metric, math.nan)), failures=int(trial.num_failures),
             config=config, checkpoint=checkpoint, has_model=_has_model(checkpoint, filesystem)))
     return rows
 
@@ -91,7 +91,7 @@ def format_table(rows: list[TrialRow], metric: str, best: TrialRow | None = None
     for r in rows:
         mark = " *" if best is not None and r.trial_id == best.trial_id else ""
         value = "-" if math.isnan(r.value) else f"{r.value:.4f}"
-        retry = f" ({r.retries} retries)" if r.retries else ""
+        retry = f" ({r.failures} failed attempts)" if r.failures else ""
         lines.append(f"{r.trial_id:<14} {r.schedule:<14} {r.lr:>9.2e} {r.epochs:>6} {value:>9}  "
                      f"{r.outcome}{retry}{mark}")
     return "\n".join(lines)

@@ -113,9 +113,8 @@ def _tuner(state: dict[str, Any], settings: SweepSettings, family: Family, spec:
         param_space=to_param_space(state["space"]),
         tune_config=tune.TuneConfig(
             metric=family.metric, mode="min", num_samples=settings.num_samples,
-            search_alg=build_searcher(settings),
+            search_alg=build_searcher(settings, cluster.max_concurrent_trials(settings)),
             scheduler=build_scheduler(settings, state["space"], total_epochs),
-            max_concurrent_trials=cluster.max_concurrent_trials(settings),
             trial_dirname_creator=_trial_dirname, trial_name_creator=_trial_dirname),
         run_config=tune.RunConfig(
             name=name, storage_path=storage, callbacks=[logger], verbose=verbose,

@@ -18,11 +18,16 @@ from tuning.settings import SweepSettings
 TIME_ATTR = "training_iteration"
 
 
-def build_searcher(settings: SweepSettings) -> Any:
-    """Random search from Tune's variant generator, seeded: the same seed gives the same trials."""
+def build_searcher(settings: SweepSettings, max_concurrent: int | None = None) -> Any:
+    """Random search from Tune's variant generator, seeded: the same seed gives the same trials.
+
+    ``max_concurrent`` caps the trials in flight (Tune ignores ``TuneConfig.max_concurrent_trials``
+    for a variant generator, so the cap goes here).
+    """
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    return BasicVariantGenerator(random_state=np.random.RandomState(settings.seed))
+    return BasicVariantGenerator(max_concurrent=int(max_concurrent or 0),
+                                 random_state=np.random.RandomState(settings.seed))
 
 
 def build_scheduler(settings: SweepSettings, space: dict[str, Any], total_epochs: int) -> Any:
