@@ -1,0 +1,35 @@
+"""Inference timings for bench/infer: the fields, and a JSON file shared with other sections."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from facealign.aligners.sdm import load_sdm_aligner, save_sdm_aligner
+from facealign.sdm.landmark_set import landmark_vertices
+from facealign.sdm.regression import Cascade, DescentMap
+from facealign.sdm.settings import SDMSettings
+from facealign.sdm.timing import time_aligner, write_section
+
+
+def test_timings_have_the_contract_fields(head_model, tmp_path):
+    settings = SDMSettings(n_landmarks=70, iterations=2, n_id=2, n_exp=1, sift_image_size=48)
+    ids = landmark_vertices(head_model, 70)
+    zero = DescentMap(np.zeros((70 * 128, 2 * 70 + 6), np.float32), np.zeros(2 * 70 + 6))
+    save_sdm_aligner(tmp_path / "sdm", head_model, ids, Cascade((zero, zero)), "sift", settings)
+    aligner = load_sdm_aligner(tmp_path / "sdm")
+    images = [np.zeros((60, 60, 3), np.uint8)] * 3
+    result = time_aligner(aligner, images, np.array([[10.0, 10.0, 50.0, 50.0]] * 3), warmup=1)
+    assert {"p50_ms", "p99_ms", "extract_ms", "iteration_ms"} <= set(result)
+    assert 0 < result["iteration_ms"] <= result["p50_ms"] <= result["p99_ms"]
+    assert result["iterations"] == 2 and result["n_faces"] == 3
+    assert result["paper_iteration_ms"] == 8.8
+
+
+def test_write_section_keeps_the_other_sections(tmp_path):
+    path = tmp_path / "results" / "infer.json"
+    write_section(path, "cascade", {"p50_ms": 1.0})
+    write_section(path, "dff_sdm", {"p50_ms": 2.0})
+    write_section(path, "dff_sdm", {"p50_ms": 3.0})
+    assert json.loads(path.read_text()) == {"cascade": {"p50_ms": 1.0}, "dff_sdm": {"p50_ms": 3.0}}
