@@ -50,7 +50,8 @@ def test_project_image_installs_the_project_dependencies_and_the_cluster_extras(
 
 
 def test_project_image_runs_as_an_unprivileged_user_owning_its_checkout():
-    assert re.search(r"^USER facealign$", DOCKERFILE, re.M)
+    assert re.search(r"^USER 1000:1000$", DOCKERFILE, re.M)  # numeric: Kubernetes checks runAsNonRoot
+    assert "useradd --create-home --uid 1000" in DOCKERFILE
     assert "COPY --chown=facealign:facealign . ." in DOCKERFILE
     assert "WORKDIR /app" in DOCKERFILE
 
@@ -74,4 +75,4 @@ def test_mlflow_image_runs_the_client_version_with_the_postgres_and_s3_drivers()
     assert arg_default(MLFLOW_DOCKERFILE, "MLFLOW_VERSION") == pin("mlflow")
     assert '"mlflow==${MLFLOW_VERSION}"' in MLFLOW_DOCKERFILE
     assert "psycopg2-binary" in MLFLOW_DOCKERFILE and "boto3" in MLFLOW_DOCKERFILE
-    assert re.search(r"^USER mlflow$", MLFLOW_DOCKERFILE, re.M)
+    assert re.search(r"^USER 1000:1000$", MLFLOW_DOCKERFILE, re.M)

@@ -117,7 +117,7 @@ def test_serving_is_ready_only_when_healthz_answers():
 
 def test_pods_run_the_project_image_as_the_unprivileged_image_user():
     dockerfile = (INFRA / "Dockerfile").read_text()
-    assert "--uid 1000" in dockerfile and "\nUSER facealign" in dockerfile
+    assert "--uid 1000" in dockerfile and "\nUSER 1000:1000" in dockerfile
     for where, spec in pod_specs():
         containers = spec.get("initContainers", []) + spec["containers"]
         assert {c["image"] for c in containers} == {IMAGE}, where
