@@ -147,6 +147,22 @@ def _eyes(xy: np.ndarray) -> dict[str, np.ndarray]:
     return {"socket": socket, "eyeball": eyeball, "lids": lids, "brow": brow}
 
 
+def ears(points: np.ndarray) -> np.ndarray:
+    """(N,) outward displacement (mm) of the sides of the head that forms the ears, from the
+    side-view position ``(y, z)`` of base points (N, 3)."""
+    yz = points[:, 1:]
+    c, s = np.cos(np.deg2rad(15.0)), np.sin(np.deg2rad(15.0))
+    rel = yz - np.array([-17.0, -108.0])
+    u = np.stack([c * rel[:, 0] - s * rel[:, 1], s * rel[:, 0] + c * rel[:, 1]], -1)
+    r = np.hypot(u[:, 0] / 31.0, u[:, 1] / 14.0)
+    back = smoothstep(-u[:, 1], -14.0, 12.0)
+    plate = smoothstep(1.0 - r, -0.05, 0.4) * (3.0 + 8.0 * back)
+    rim = 2.0 * np.exp(-0.5 * ((r - 0.8) / 0.12) ** 2)
+    concha = 5.0 * np.exp(-0.5 * (((yz[:, 0] + 21.0) / 8.0) ** 2 + ((yz[:, 1] + 101.0) / 5.5) ** 2))
+    tragus = 3.0 * np.exp(-0.5 * (((yz[:, 0] + 20.0) / 3.5) ** 2 + ((yz[:, 1] + 95.0) / 2.5) ** 2))
+    return plate + rim * (0.4 + back) - concha + tragus
+
+
 def jaw_weight(xy: np.ndarray, z: np.ndarray) -> np.ndarray:
     """(N,) weight of the parts that move with the lower jaw: below the lip contact line at
     the mouth, below a line rising towards the ear on the cheeks, in front of the ears."""

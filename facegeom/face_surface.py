@@ -6,10 +6,13 @@ the eye corners and at the depth of the nasion.  :data:`HEAD_CENTRE` is the cent
 head in this frame (the builder moves it to the model origin).
 
 The surface is a grid over azimuth ``theta`` (about the vertical axis; 0 looks straight
-ahead, positive towards +x) and elevation ``phi`` (positive up), both radians.  Rays from
-the head centre hit a smooth union of ellipsoids (cranium, midface, dental arch, mandible,
-chin): the *base* head.  Facial features are smooth displacements along the base normal,
-written as functions of the base point's frontal position ``(x, y)``.
+ahead, positive towards +x; +-125 degrees, open at the back) and elevation ``phi``
+(positive up; -70 to 75 degrees), both radians, denser over the face and the ears.  Rays
+from the head centre hit a smooth union of superellipsoids (cranium, face and jaw, dental
+arch, chin): the *base* head.  Facial features are smooth displacements, written as
+functions of the base point's frontal position ``(x, y)``, along the base normal bent
+towards the viewer; the ears are displacements along the normal on the sides.
+Two triangles per grid cell, counter-clockwise seen from outside.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 from facegeom import face_features
 
 HEAD_CENTRE = np.array([0.0, -22.0, -88.0])
-THETA_RANGE = (-np.deg2rad(110.0), np.deg2rad(110.0))
+THETA_RANGE = (-np.deg2rad(125.0), np.deg2rad(125.0))
 PHI_RANGE = (-np.deg2rad(70.0), np.deg2rad(75.0))
 
 # Base-head primitives: centre xyz, semi-axes abc, horizontal and vertical superellipse
@@ -49,7 +52,7 @@ class FaceSurface:
         xy: (N, 2) frontal position ``base[:, :2]`` in which features are placed, mm.
         front: (N,) weight in [0, 1] of the face features (1 on the face, 0 at the back).
         layers: name -> (N,) displacement along ``towards`` of each feature, mm.
-        theta: (N,) azimuth, radians;  phi: (N,) elevation, radians.
+        theta: (N,) azimuth, radians.
         triangles: (T, 3) int32, counter-clockwise seen from outside.
         grid_shape: (n_el, n_az); vertex ``i * n_az + j`` has elevation i, azimuth j.
     """
@@ -62,7 +65,6 @@ class FaceSurface:
     front: np.ndarray
     layers: dict[str, np.ndarray]
     theta: np.ndarray
-    phi: np.ndarray
     triangles: np.ndarray
     grid_shape: tuple[int, int]
 
@@ -73,11 +75,12 @@ class FaceSurface:
         return grid[:, ::-1].reshape(-1)
 
 
-def warped_samples(lo: float, hi: float, n: int, centre: float, width: float,
-                   gain: float) -> np.ndarray:
-    """(n,) samples in [lo, hi], denser by ``1 + gain`` near ``centre`` (Gaussian ``width``)."""
+def warped_samples(lo: float, hi: float, n: int,
+                   bumps: list[tuple[float, float, float]]) -> np.ndarray:
+    """(n,) samples in [lo, hi] with density ``1 + sum gain * exp(-(t - centre)^2 / 2 width^2)``
+    over the bumps ``(centre, width, gain)``."""
     t = np.linspace(lo, hi, 4001)
-    density = 1.0 + gain * np.exp(-0.5 * ((t - centre) / width) ** 2)
+    density = 1.0 + sum(g * np.exp(-0.5 * ((t - c) / w) ** 2) for c, w, g in bumps)
     cdf = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]) * np.diff(t))])
     return np.interp(np.linspace(0.0, 1.0, n), cdf / cdf[-1], t)
 
@@ -91,9 +94,10 @@ def grid_angles(resolution: int) -> tuple[np.ndarray, np.ndarray]:
     """
     n_el = max(int(resolution), 8)
     n_az = 2 * int(round(0.625 * n_el)) + 1
-    theta = warped_samples(*THETA_RANGE, n_az, 0.0, np.deg2rad(35.0), 3.0)
+    ears = [(s * np.deg2rad(104.0), np.deg2rad(9.0), 1.5) for s in (-1.0, 1.0)]
+    theta = warped_samples(*THETA_RANGE, n_az, [(0.0, np.deg2rad(35.0), 3.0), *ears])
     theta = 0.5 * (theta - theta[::-1])  # exactly symmetric
-    phi = warped_samples(*PHI_RANGE, n_el, np.deg2rad(-14.0), np.deg2rad(22.0), 3.0)
+    phi = warped_samples(*PHI_RANGE, n_el, [(np.deg2rad(-14.0), np.deg2rad(22.0), 3.0)])
     contact = _contact_elevation()
     return theta, phi + (contact - phi[np.abs(phi - contact).argmin()])
 
@@ -101,12 +105,9 @@ def grid_angles(resolution: int) -> tuple[np.ndarray, np.ndarray]:
 def _contact_elevation() -> float:
     """Elevation (radians) of the ray that meets the base head at the midline lip contact."""
     target = float(face_features.lip_curves(np.zeros(1))[1][0])
-    lo, hi = -1.0, 0.0
-    for _ in range(30):
-        mid = 0.5 * (lo + hi)
-        y = base_head(np.array([[0.0, np.sin(mid), np.cos(mid)]]))[0][0, 1]
-        lo, hi = (mid, hi) if y < target else (lo, mid)
-    return 0.5 * (lo + hi)
+    phi = np.linspace(-1.0, 0.0, 401)
+    y = base_head(np.stack([np.zeros_like(phi), np.sin(phi), np.cos(phi)], -1))[0][:, 1]
+    return float(np.interp(target, y, phi))  # y rises with phi on the face
 
 
 def grid_triangles(n_el: int, n_az: int) -> np.ndarray:
@@ -123,10 +124,9 @@ def grid_triangles(n_el: int, n_az: int) -> np.ndarray:
 def _primitive_distance(p: np.ndarray, centre: tuple, axes: tuple, power: float,
                         power_v: float, taper: float, tilt: float) -> np.ndarray:
     """Approximate signed distance (mm) to one tapered, tilted superellipsoid, (...,)."""
-    q = p - np.asarray(centre)
+    q, (a, b, depth) = p - np.asarray(centre), axes
     c, s = np.cos(np.deg2rad(tilt)), np.sin(np.deg2rad(tilt))
     qy, qz = c * q[..., 1] - s * q[..., 2], s * q[..., 1] + c * q[..., 2]
-    a, b, depth = axes
     v = qy / b
     width = a * (1.0 + taper * np.clip(v, -1.5, 1.5))
     horiz = ((np.abs(q[..., 0]) / width) ** power + (np.abs(qz) / depth) ** power) ** (1 / power)
@@ -162,10 +162,7 @@ def base_head(directions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         hit = _blob_field(HEAD_CENTRE + mid[:, None] * directions) < 0
         lo, hi = np.where(hit, mid, lo), np.where(hit, hi, mid)
     points = HEAD_CENTRE + (0.5 * (lo + hi))[:, None] * directions
-    eps = 0.05
-    grad = np.stack([
-        _blob_field(points + eps * e) - _blob_field(points - eps * e) for e in np.eye(3)
-    ], -1)
+    grad = np.stack([_blob_field(points + e) - _blob_field(points - e) for e in 0.05 * np.eye(3)], -1)
     return points, grad / np.linalg.norm(grad, axis=1, keepdims=True)
 
 
@@ -181,11 +178,10 @@ def build_surface(resolution: int) -> FaceSurface:
     towards /= np.linalg.norm(towards, axis=1, keepdims=True)
     layers = face_features.feature_layers(xy)
     height = front * sum(layers.values())
-    return FaceSurface(
-        vertices=base + height[:, None] * towards, base=base, normals=normals, towards=towards,
-        xy=xy, front=front, layers=layers, theta=th.reshape(-1), phi=ph.reshape(-1),
-        triangles=grid_triangles(len(phi), len(theta)), grid_shape=(len(phi), len(theta)),
-    )
+    ears = face_features.ears(base) * face_features.smoothstep(np.abs(normals[:, 0]), 0.5, 0.8)
+    vertices = base + height[:, None] * towards + ears[:, None] * normals
+    return FaceSurface(vertices, base, normals, towards, xy, front, layers, th.reshape(-1),
+                       grid_triangles(len(phi), len(theta)), (len(phi), len(theta)))
 
 
 def landmark_vertices(surface: FaceSurface) -> np.ndarray:
@@ -196,8 +192,7 @@ def landmark_vertices(surface: FaceSurface) -> np.ndarray:
     silhouette: the vertex farthest from the mid-face centre in the target's direction (the
     front-most of those within 1.5 mm of it), in front of the ears.
     """
-    targets = face_features.landmark_targets()
-    xy = surface.vertices[:, :2]
+    targets, xy = face_features.landmark_targets(), surface.vertices[:, :2]
     _, contact, _ = face_features.lip_curves(surface.xy[:, 0])
     above, below = surface.xy[:, 1] > contact + 0.75, surface.xy[:, 1] < contact - 0.75
     face = surface.front > 0.9
@@ -235,9 +230,10 @@ def _jaw_polar(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def contour_candidates(surface: FaceSurface, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Jaw-contour candidates (image-left, image-right), int64 vertex indices.
 
-    A band over the lower cheek and jaw of each side, from half-way between the mid-face and
-    the frontal jaw line out to the side of the head (azimuth up to 105 degrees) and under
-    the jaw, below the height of jaw point 0.  Jaw points 0-7 (9-16) are included.
+    A band over the lower cheek and jaw of each side, from two thirds of the way out from
+    the mid-face to the frontal jaw line, out to the side of the head in front of the ear
+    (azimuth up to 92 degrees) and under the jaw, below jaw point 0; it holds jaw points
+    0-7 (9-16).
     """
     xy = surface.vertices[:, :2]
     psi, rad = _jaw_polar(xy)
@@ -245,7 +241,7 @@ def contour_candidates(surface: FaceSurface, landmarks: np.ndarray) -> tuple[np.
     order = np.argsort(jaw_psi)
     inner = 0.65 * np.interp(psi, jaw_psi[order], jaw_rad[order])
     row = np.arange(len(xy)) // surface.grid_shape[1]
-    band = ((xy[:, 0] < -0.5) & (np.abs(surface.theta) <= np.deg2rad(100.0)) & (row >= 2)
+    band = ((xy[:, 0] < -0.5) & (np.abs(surface.theta) <= np.deg2rad(92.0)) & (row >= 2)
             & (psi <= jaw_psi[0] + np.deg2rad(2.0)) & (rad >= inner))
     left = np.union1d(np.flatnonzero(band), landmarks[:8])
     right = np.sort(surface.mirror_index()[left])

@@ -13,6 +13,12 @@ intended size:
 * expression: local facial actions (jaw open, smiles, pucker, brow raises, eye closing,
   ...), then small random bumps around the mouth, eyes and brows.
 
+Each basis is orthonormal (Gram-Schmidt in priority order); the std of a component is
+the size in mm intended for its field divided by the field's largest per-vertex
+displacement, and the named components (sorted by std) come before the random ones,
+whose std is scaled below theirs, so that std strictly decreases.  Expression component 0
+is always the jaw opening; negative values of it push the lips through each other.
+
 Everything is deterministic given ``seed`` (which only drives the random fields).
 """
 
@@ -133,12 +139,10 @@ def _rbf_field(surface: FaceSurface, rng: np.random.Generator, centres: np.ndarr
                sigma: float) -> np.ndarray:
     """(N, 3) sum of Gaussian bumps (3D distance, ``sigma`` mm) at vertex ``centres`` with
     random vector weights, mostly along the feature direction."""
-    p = surface.vertices
-    out = np.zeros_like(p)
+    p, out = surface.vertices, np.zeros_like(surface.vertices)
     for c in centres:
-        w = np.exp(-0.5 * ((p - p[c]) ** 2).sum(1) / sigma**2)
         vec = rng.normal(0.0, 0.4, 3) + rng.normal() * surface.towards[c]
-        out += w[:, None] * vec
+        out += np.exp(-0.5 * ((p - p[c]) ** 2).sum(1) / sigma**2)[:, None] * vec
     return out
 
 
@@ -179,10 +183,8 @@ def _gram_schmidt(a: np.ndarray) -> np.ndarray:
 
 
 def orthonormal_components(named: list[Field], extra: list[Field]) -> tuple[np.ndarray, np.ndarray]:
-    """Orthonormal basis of the fields, with the std giving each component its size.
-
-    The named fields are orthonormalised among themselves (:func:`_loewdin`); the extra
-    (random) fields are first made orthogonal to them, so they do not disturb them.
+    """Orthonormal basis of the fields (:func:`_gram_schmidt`, named fields first, so the
+    random ones do not disturb them), with the std giving each component its size.
 
     Returns:
         basis (3N, K) float64 (xyz interleaved) and std (K,), K = len(named) + len(extra);
@@ -220,7 +222,8 @@ def build_procedural_model(n_id: int = 199, n_exp: int = 29, resolution: int = 6
     Args:
         n_id: identity components (>= 1).
         n_exp: expression components (>= 1).
-        resolution: rows of the surface grid (>= 8); 64 gives 64 x 81 = 5184 vertices.
+        resolution: rows of the surface grid (>= 8); 64 gives 64 x 81 = 5184 vertices; the
+            68 landmarks are distinct vertices from about 48 up, semantically ordered from 24.
         seed: drives the random identity / expression fields only.
     Returns:
         The model in millimetres, head centre at the origin, name ``"procedural"``.
