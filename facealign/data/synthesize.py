@@ -48,14 +48,16 @@ class SynthesisConfig:
     pitch_max_deg: float = 30.0
     roll_max_deg: float = 30.0
     expression_scale: float = 1.0
+    one_sided_expressions: tuple[int, ...] = (0,)
     seed: int = 1
     jpeg_quality: int = 92
 
     @classmethod
     def from_section(cls, section: dict) -> SynthesisConfig:
         known = {k: section[k] for k in cls.__dataclass_fields__ if k in section}
-        if "face_scale" in known:
-            known["face_scale"] = tuple(known["face_scale"])
+        for key in ("face_scale", "one_sided_expressions"):
+            if key in known:
+                known[key] = tuple(known[key])
         return cls(**known)
 
 
@@ -65,6 +67,8 @@ def sample_face(model: MorphableModel, cfg: SynthesisConfig, split: str, index: 
     rng = np.random.default_rng([cfg.seed, SPLIT_CODES[split], index])
     a_id = np.clip(rng.standard_normal(model.n_id), -3, 3) * model.id_std
     a_exp = np.clip(rng.standard_normal(model.n_exp), -3, 3) * model.exp_std
+    one_sided = [k for k in cfg.one_sided_expressions if k < model.n_exp]
+    a_exp[one_sided] = np.abs(a_exp[one_sided])  # e.g. a jaw can open, not close through itself
     a_exp *= cfg.expression_scale * (0.25 if rng.uniform() < 0.3 else 1.0)
     if split == "test":  # stratify |yaw| so every bin is populated
         lo, hi = ((0, 30), (30, 60), (60, 90))[index % 3]
