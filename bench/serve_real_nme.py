@@ -73,8 +73,9 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"served {model.get('name') or model.get('spec')} v{model.get('version')} ({model.get('family')}): "
-          f"real-face NME {result['nme_sample_mean']:.2f} % over {result['n_images']} images "
-          f"(bins {result['nme_0_30']} / {result['nme_30_60']} / {result['nme_60_90']}); "
+          f"real-face nme_mean {result['nme_mean']} % (bins {result['nme_0_30']} / {result['nme_30_60']} / "
+          f"{result['nme_60_90']}, per-image mean {result['nme_sample_mean']} %, "
+          f"{result['n_images']} images); "
           f"synthetic test nme_mean {model.get('nme_mean')} % -> {out}")
     return 0
 
