@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import INFRA, REPO_ROOT, check_facealign_argv, load_yaml
+from infra_support import INFRA, REPO_ROOT, check_facealign_argv, load_yaml
 
 COMPOSE_FILE = INFRA / "docker-compose.yml"
 ENV_EXAMPLE = INFRA / ".env.example"

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import INFRA, REPO_ROOT, venv_command
+from infra_support import INFRA, REPO_ROOT, venv_command
 
 DVC = venv_command("dvc")
 SCRIPT = INFRA / "dvc-remote-minio.sh"

@@ -10,7 +10,7 @@ import json
 import re
 import tomllib
 
-from conftest import INFRA, REPO_ROOT, check_facealign_argv
+from infra_support import INFRA, REPO_ROOT, check_facealign_argv
 
 DOCKERFILE = (INFRA / "Dockerfile").read_text()
 MLFLOW_DOCKERFILE = (INFRA / "mlflow" / "Dockerfile").read_text()

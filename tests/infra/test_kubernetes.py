@@ -14,7 +14,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from conftest import INFRA, REPO_ROOT, argv_errors, check_facealign_argv, load_yaml
+from infra_support import INFRA, REPO_ROOT, argv_errors, check_facealign_argv, load_yaml
 
 K8S = INFRA / "k8s"
 IMAGE = "facealign:0.1.0"

@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, free_port, stop, venv_command, wait_for_http
+from infra_support import REPO_ROOT, free_port, stop, venv_command, wait_for_http
 
 REGISTERED = "face-alignment"
 
@@ -135,7 +135,7 @@ def test_train_register_promote_and_serve_against_postgres_backed_mlflow(
 
 
 def test_postgres_binaries_are_found_from_the_override_or_the_newest_debian_version(tmp_path, monkeypatch):
-    from conftest import postgres_bindir
+    from infra_support import postgres_bindir
 
     for version in ("13", "15", "9"):
         bindir = tmp_path / "debian" / version / "bin"
