@@ -234,3 +234,16 @@ def test_compose_commands_are_argv_lists_or_shell_scripts(services):
             assert all(isinstance(a, str) for a in command)
             shlex.join(command)  # no nested structures
     assert os.access(INFRA / "dvc-remote-minio.sh", os.X_OK)
+
+
+def test_every_variable_set_for_the_project_containers_is_read_by_something(services):
+    """No dead settings: each name is read by facealign, the DVC remote script, Ray, or is an
+    AWS SDK credential/endpoint variable (botocore, pyarrow and s3fs read those)."""
+    aws_sdk = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION"}
+    ray_dir = Path(importlib.util.find_spec("ray").origin).parent
+    readers = [REPO_ROOT / "facealign" / "tracking.py", INFRA / "dvc-remote-minio.sh",
+               ray_dir / "_common" / "usage" / "usage_constants.py"]
+    sources = "".join(path.read_text() for path in readers)
+    for name in ("ray-head", "ray-worker", "serving"):
+        for key in services[name]["environment"]:
+            assert key in aws_sdk or key in sources, f"{name}: nothing reads {key}"
