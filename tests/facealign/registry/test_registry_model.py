@@ -104,3 +104,31 @@ def test_a_non_facealign_model_uri_is_refused(registry) -> None:
 
     with pytest.raises(ValueError, match="not a facealign model"):
         load_aligner_from_uri(info.model_uri)
+
+
+LOAD_WITHOUT_CHECKOUT = """
+import sys
+sys.meta_path = [f for f in sys.meta_path if "editable" not in repr(f).lower()]  # hide the checkout
+import mlflow.pyfunc, pandas as pd
+model = mlflow.pyfunc.load_model(sys.argv[1])
+import facealign
+assert sys.argv[1] in facealign.__file__, facealign.__file__
+out = model.predict(pd.DataFrame({"image": [open(sys.argv[2], "rb").read()], "box": ["40,40,80,80"]}))
+print(len(out[0]["faces"][0]["landmarks"]))
+"""
+
+
+def test_the_model_loads_and_predicts_with_the_training_checkout_hidden(registry, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import mlflow
+
+    local = mlflow.artifacts.download_artifacts(f"models:/{NAME}/{registry['versions']['good']}",
+                                                dst_path=str(tmp_path / "model"))
+    data, _, _ = _face_upload()
+    (tmp_path / "face.jpg").write_bytes(data)
+    out = subprocess.run([sys.executable, "-c", LOAD_WITHOUT_CHECKOUT, local, str(tmp_path / "face.jpg")],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "68"
