@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", dest="versions", action="append", default=[], metavar="V",
                         help="compare these registry versions instead of the pipeline's models (repeatable)")
     parser.add_argument("--data", help="test folder (default: <paths.data>/test)")
-    parser.add_argument("--reason", help="why (recorded on the version); default: the NME comparison")
+    parser.add_argument("--reason", help="why, recorded with the alias move (besides the NME comparison)")
     parser.add_argument("--reevaluate", action="store_true",
                         help="evaluate every compared version now, even if measured on this data before")
     parser.add_argument("--output", help="decision JSON (default: <paths.metrics>/promotion.json)")
@@ -60,9 +60,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
         versions = args.versions or [c.version for c in registered if c.version]
         judge = promotion.Judge(client, name, test_dir, test_hash,
                                 reevaluate=args.reevaluate or bool(cfg["registry"].get("reevaluate")))
-        record = promotion.promote(judge, alias, versions, uri)
-        if args.reason:
-            record["note"] = args.reason
+        record = promotion.promote(judge, alias, versions, uri, note=args.reason)
         record["registered"] = {c.name: {"version": c.version, "status": c.status} for c in registered}
     _write(record, output)
     print(f"{record['decision']}: {name}@{alias} = v{record['champion_version']} "

@@ -129,8 +129,11 @@ def compare_and_set(judge: Judge, alias: str, expected: str | None, best: Measur
     return aliases.holder(client, name, alias), f"gave up after {rounds} contested rounds"
 
 
-def promote(judge: Judge, alias: str, candidates: list[str], tracking_uri: str) -> dict:
+def promote(judge: Judge, alias: str, candidates: list[str], tracking_uri: str,
+            note: str | None = None) -> dict:
     """Compare ``candidates`` with the holder of ``alias``; move it to a strictly better one.
+
+    ``note`` (the user's why) is appended to the reason recorded with an alias move.
 
     Returns:
         The decision record of ``metrics/promotion.json`` (see the command's docs).
@@ -165,7 +168,7 @@ def promote(judge: Judge, alias: str, candidates: list[str], tracking_uri: str) 
         why = (f"no version held {alias}" if champ is None else
                f"v{best.version} NME {best.score:.4f} < v{previous} NME {champ.score:.4f}"
                + (f" ({champ.error})" if champ.error else ""))
-        reason = f"{why} on test data {judge.test_hash}"
+        reason = f"{why} on test data {judge.test_hash}" + (f"; {note}" if note else "")
         holder, what = compare_and_set(judge, alias, previous, best, reason)
         decision = "promoted" if holder == best.version else "kept"
         return {**record, "decision": decision, "champion_version": holder, "reason": what}
