@@ -33,6 +33,7 @@ from facealign.sdm.regression import Cascade, ridge
 from facealign.sdm.settings import DESCRIPTORS, SDMSettings
 from facealign.sdm.state import SDMGeometry, SDMState, features
 from facealign.sdm.training_data import TrainingSet, load_training_set, select_records
+from facealign.sdm.validation import validate
 from faceeval.nme import nme_per_image
 from facegeom.morphable_model import MorphableModel
 
@@ -131,15 +132,25 @@ def _evaluate_and_log(out_dir: Path, test_dir: Path, overlays: int) -> dict[str,
         summary = evaluate(aligner, test_dir, Path(tmp) / f"{out_dir.name}.json", n_overlays=overlays,
                            progress=False)
         mlflow.log_artifacts(tmp, "evaluation")
-    numbers = {f"test_{k}": float(v) for k, v in summary.items()
-               if isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)}
+    numbers = _numbers(summary, "test_")
     mlflow.log_metrics(numbers)
     return numbers
+
+
+def _numbers(summary: dict, prefix: str) -> dict[str, float]:
+    """The finite numeric entries of a metrics dict, keys prefixed."""
+    return {f"{prefix}{k}": float(v) for k, v in summary.items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)}
 
 
 def train(cfg: dict, descriptor: str, output: str | Path | None = None,
           log: Callable[[str], None] = print) -> dict[str, float]:
     """Fit DFF-SDM or SIFT-SDM on ``paths.data/train`` and save it as an aligner directory.
+
+    ``sdm.train_images`` random training images are fitted and ``sdm.validation_images``
+    more are held out; the MLflow run gets the parameters, the training NME after every
+    iteration, timings and the validation metrics, CED and overlays (and the test ones with
+    ``sdm.evaluate_test``).
 
     Args:
         cfg: the resolved configuration (sections ``paths``, ``sdm``, ``mlflow``, ``evaluate``).
@@ -147,8 +158,8 @@ def train(cfg: dict, descriptor: str, output: str | Path | None = None,
         output: the aligner directory (default ``models/<descriptor>_sdm``).
         log: progress lines go here.
     Returns:
-        metrics: ``train_nme_<k>`` (percent, after iteration k), timings in seconds and,
-        when ``sdm.evaluate`` is on and the test split exists, ``test_<metric>``.
+        metrics: ``train_nme_<k>`` (percent, after iteration k), timings in seconds,
+        ``val_<metric>`` and, with ``sdm.evaluate_test``, ``test_<metric>``.
     """
     import mlflow
 
@@ -161,6 +172,7 @@ def train(cfg: dict, descriptor: str, output: str | Path | None = None,
     settings = SDMSettings.from_section(cfg.get("sdm") or {})
     out_dir = Path(output or Path("models") / f"{descriptor}_sdm")
     data_dir = Path(cfg["paths"]["data"])
+    overlays = int((cfg.get("evaluate") or {}).get("overlays", 16))
     model = MorphableModel.load(cfg["paths"]["face_model"])
     rng = np.random.default_rng(settings.seed)
     vertex_ids = landmark_vertices(model, settings.n_landmarks)
@@ -169,24 +181,33 @@ def train(cfg: dict, descriptor: str, output: str | Path | None = None,
     with training_run(cfg, run_name=f"fit_{descriptor}_sdm", family=f"{descriptor}_sdm",
                       data_dir=data_dir / "train") as run:
         start = time.perf_counter()
-        records = select_records(readers.read_folder(data_dir / "train"), settings.train_images, rng)
-        data = load_training_set(records, model, vertex_ids, desc, settings.crop_scale)
+        wanted = settings.train_images + settings.validation_images if settings.train_images else 0
+        records = select_records(readers.read_folder(data_dir / "train"), wanted, rng)
+        n_val = min(settings.validation_images, len(records) // 4)
+        data, val = load_training_set(records, model, vertex_ids, desc, settings.crop_scale).split(
+            len(records) - n_val)
         prepare_s = time.perf_counter() - start
-        log(f"fit {descriptor}-sdm: {len(records)} images x {settings.inits_per_image} inits, "
-            f"{desc.image_size} px crops, descriptors prepared in {prepare_s:.1f} s")
+        log(f"fit {descriptor}-sdm: {len(data)} images x {settings.inits_per_image} inits "
+            f"(+{n_val} validation), {desc.image_size} px crops, descriptors in {prepare_s:.1f} s")
         cascade, history = fit_cascade(geometry, desc, data, settings, rng, log=log)
         metrics: dict[str, float] = {f"train_nme_{h['iteration']}": 100 * h["train_nme"] for h in history}
         metrics.update({"prepare_s": prepare_s, "regression_s": sum(h["seconds"] for h in history),
-                        "n_train_images": float(len(records)),
+                        "n_train_images": float(len(data)), "n_val_images": float(n_val),
                         "n_features": float(desc.dim * len(vertex_ids))})
+        with tempfile.TemporaryDirectory() as tmp:
+            if n_val:
+                yaw = np.array([readers.yaw_degrees(r) for r in records[len(data):]])
+                summary = validate(geometry, desc, cascade, val, yaw, tmp, f"{descriptor}_sdm_val", overlays)
+                metrics.update(_numbers(summary, "val_"))
+                mlflow.log_artifacts(tmp, "validation")
         _write_aligner(out_dir, model, vertex_ids, cascade, descriptor, settings,
                        {"mlflow_run_id": run.info.run_id, **{k: round(v, 4) for k, v in metrics.items()}})
         metrics["fit_s"] = time.perf_counter() - start
         mlflow.log_metrics(metrics)
+        mlflow.log_artifact(str(out_dir / "aligner.json"))  # the registry logs the whole directory
         test_dir = data_dir / "test"
-        if settings.evaluate and test_dir.is_dir():
-            overlays = int((cfg.get("evaluate") or {}).get("overlays", 16))
+        if settings.evaluate_test and test_dir.is_dir():
             metrics.update(_evaluate_and_log(out_dir, test_dir, overlays))
-        mlflow.log_artifacts(str(out_dir), "model")
-    log(f"fit {descriptor}-sdm: wrote {out_dir} in {metrics['fit_s']:.1f} s")
+    log(f"fit {descriptor}-sdm: wrote {out_dir} in {metrics['fit_s']:.1f} s"
+        + (f", validation NME {metrics['val_nme_mean']:.2f}%" if "val_nme_mean" in metrics else ""))
     return metrics

@@ -19,7 +19,9 @@ class SDMSettings:
         shape_noise: landmark noise of the shape prior, fraction of the crop side.
         crop_scale: crop side / longer side of the face box.
         ridge: relative ridge strength (see :func:`facealign.sdm.regression.ridge`).
-        train_images: training images used (0 = all of the training folder).
+        train_images: training images fitted (0 = all of the training folder but the
+            validation images).
+        validation_images: further training-folder images held out for validation.
         inits_per_image: initial estimates per training image (the first unperturbed).
         perturb_scale: std of the log-scale perturbation of the initial camera.
         perturb_shift: std of the initial shift, fraction of the face box size.
@@ -29,7 +31,8 @@ class SDMSettings:
         dff_model: directory of the trained DFF extractor.
         dff_batch_size: crops per DFF network pass.
         seed: seed of the subset choice and the perturbations.
-        evaluate: evaluate on the test split after fitting and log it to MLflow.
+        evaluate_test: also evaluate on the test split after fitting (logged to MLflow; the
+            ``evaluate_*_sdm`` stages do this anyway, so it is off by default).
     """
 
     n_landmarks: int = 160
@@ -40,6 +43,7 @@ class SDMSettings:
     crop_scale: float = 1.4
     ridge: float = 1.0
     train_images: int = 0
+    validation_images: int = 60
     inits_per_image: int = 1
     perturb_scale: float = 0.05
     perturb_shift: float = 0.04
@@ -49,14 +53,15 @@ class SDMSettings:
     dff_model: str = "models/dff"
     dff_batch_size: int = 32
     seed: int = 5
-    evaluate: bool = True
+    evaluate_test: bool = False
 
     def __post_init__(self) -> None:
         checks = {
             "n_landmarks": self.n_landmarks >= 68, "iterations": self.iterations >= 1,
             "n_id": self.n_id >= 0, "n_exp": self.n_exp >= 0, "shape_noise": self.shape_noise > 0,
             "crop_scale": self.crop_scale > 0, "ridge": self.ridge > 0,
-            "train_images": self.train_images >= 0, "inits_per_image": self.inits_per_image >= 1,
+            "train_images": self.train_images >= 0,
+            "validation_images": self.validation_images >= 0, "inits_per_image": self.inits_per_image >= 1,
             "sift_image_size": self.sift_image_size >= 16, "sift_patch": self.sift_patch > 0,
         }
         for name, ok in checks.items():

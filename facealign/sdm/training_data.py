@@ -24,15 +24,25 @@ class TrainingSet:
         boxes: (n, 4) face boxes in crop pixels (where the initial estimate is placed).
         pose: (n, 6) ground-truth cameras in the crop frame.
         points: (n, L, 2) ground-truth landmark-vertex positions, crop pixels.
+        crops: (n, S, S, 3) uint8 RGB crops, or None when not kept.
     """
 
     prepared: Any
     boxes: np.ndarray
     pose: np.ndarray
     points: np.ndarray
+    crops: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.boxes)
+
+    def split(self, n_first: int) -> tuple[TrainingSet, TrainingSet]:
+        """The first ``n_first`` faces and the rest (views, no copies)."""
+        def part(sl: slice) -> TrainingSet:
+            crops = None if self.crops is None else self.crops[sl]
+            return TrainingSet(self.prepared[sl], self.boxes[sl], self.pose[sl], self.points[sl], crops)
+
+        return part(slice(0, n_first)), part(slice(n_first, None))
 
 
 def _coefficients(values: np.ndarray, n: int) -> np.ndarray:
@@ -55,11 +65,9 @@ def ground_truth(records: list[readers.FaceRecord], model: MorphableModel, verte
 
 def select_records(records: list[readers.FaceRecord], count: int, rng: np.random.Generator
                    ) -> list[readers.FaceRecord]:
-    """A random subset of ``count`` records (all of them when ``count`` is 0 or too large)."""
-    if count <= 0 or count >= len(records):
-        return list(records)
-    keep = np.sort(rng.choice(len(records), count, replace=False))
-    return [records[i] for i in keep]
+    """``count`` records in random order (all of them when ``count`` is 0 or too large)."""
+    n = len(records) if count <= 0 else min(count, len(records))
+    return [records[i] for i in rng.permutation(len(records))[:n]]
 
 
 def load_training_set(records: list[readers.FaceRecord], model: MorphableModel, vertex_ids: np.ndarray,
@@ -75,4 +83,4 @@ def load_training_set(records: list[readers.FaceRecord], model: MorphableModel, 
     pose_crop = to_crop(pose, squares, size)
     points_crop = (points - squares[:, None, :2]) * scale[:, None, None]
     return TrainingSet(descriptor.prepare(crops), boxes_to_crop(boxes, squares, size), pose_crop,
-                       points_crop)
+                       points_crop, crops)

@@ -22,7 +22,7 @@ def cfg(tiny_model_path: Path, tiny_dataset: Path, tmp_path_factory) -> dict:
     cfg = load_params(REPO_ROOT / "params.yaml", preset="fast_dev_run")
     cfg["paths"].update(face_model=str(tiny_model_path), data=str(tiny_dataset))
     cfg["sdm"].update(n_landmarks=80, iterations=2, n_id=6, n_exp=4, train_images=0,
-                      inits_per_image=2, sift_image_size=64)
+                      validation_images=6, inits_per_image=2, sift_image_size=64, evaluate_test=True)
     cfg["evaluate"]["overlays"] = 4
     cfg["mlflow"]["tracking_uri"] = f"sqlite:///{root / 'mlflow.db'}"
     return cfg
@@ -31,6 +31,7 @@ def cfg(tiny_model_path: Path, tiny_dataset: Path, tmp_path_factory) -> dict:
 def test_sift_sdm_trains_saves_a_loadable_aligner_and_logs_its_evaluation(cfg, tmp_path):
     metrics = train(cfg, "sift", tmp_path / "sift_sdm", log=lambda _: None)
     assert metrics["train_nme_2"] < metrics["train_nme_0"]  # the cascade reduces the training error
+    assert metrics["n_train_images"] == 18 and metrics["val_n_images"] == 6  # 24 = 18 + 6 held out
     assert 0 < metrics["test_nme_mean"] < 100 and metrics["test_n_images"] == 12
     manifest = json.loads((tmp_path / "sift_sdm" / "aligner.json").read_text())
     assert manifest["family"] == "sift_sdm" and len(manifest["landmark_vertices"]) == 80
@@ -40,9 +41,12 @@ def test_sift_sdm_trains_saves_a_loadable_aligner_and_logs_its_evaluation(cfg, t
     mlflow.set_tracking_uri(cfg["mlflow"]["tracking_uri"])
     run = mlflow.get_run(manifest["mlflow_run_id"])
     assert run.data.tags["family"] == "sift_sdm"
-    assert {"train_nme_2", "test_nme_mean", "test_nme_60_90"} <= set(run.data.metrics)
-    logged = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "evaluation")}
-    assert any(p.endswith("_ced.png") for p in logged) and any(p.endswith("_overlays.png") for p in logged)
+    assert {"train_nme_2", "val_nme_mean", "test_nme_mean", "test_nme_60_90"} <= set(run.data.metrics)
+    client = mlflow.MlflowClient()
+    for folder in ("validation", "evaluation"):
+        logged = {a.path for a in client.list_artifacts(run.info.run_id, folder)}
+        assert any(p.endswith("_ced.png") for p in logged)
+        assert any(p.endswith("_overlays.png") for p in logged)
 
 
 def test_dff_sdm_needs_a_trained_extractor(cfg, tmp_path):
