@@ -40,9 +40,11 @@ class Measured:
 
     @property
     def score(self) -> float:
-        """``nme_mean``, +inf when it is unknown (never wins)."""
+        """``nme_mean``; +inf when it is unknown or the version failed to load (never wins)."""
         value = self.nme.get("nme_mean")
-        return math.inf if value is None or not math.isfinite(value) else float(value)
+        if self.error is not None or value is None or not math.isfinite(value):
+            return math.inf
+        return float(value)
 
     def to_json(self, role: str) -> dict:
         out = {"role": role, "family": self.family, **self.nme, "source": self.source}
@@ -79,7 +81,7 @@ class Judge:
         family = tags.get("family", "unknown")
         if not self.reevaluate and tags.get("test_data_hash") == self.test_hash:
             return Measured(version, family, {k: _tag_float(tags.get(k)) for k in NME_KEYS},
-                            self.test_hash, "tags")
+                            self.test_hash, "tags", error=smoke_test(self.name, version, self.test_dir))
         try:
             metrics = evaluate_version(self.name, version, self.test_dir)
         except Exception as exc:  # noqa: BLE001 - a version that cannot run cannot win
@@ -93,6 +95,25 @@ class Judge:
         self.client.set_model_version_tag(self.name, version, "test_data_hash", self.test_hash)
         self.client.set_model_version_tag(self.name, version, "previous_measurement", json.dumps(old))
         return Measured(version, family, nme, self.test_hash, "evaluated")
+
+
+def smoke_test(name: str, version: str, test_dir: Path) -> str | None:
+    """Load ``models:/name/version`` with the current code and align one test image;
+    the error, or None.  A version measured earlier may no longer load (e.g. after a
+    format change of its family), and then it can neither serve nor stay champion."""
+    import numpy as np
+
+    from facealign.data.readers import load_image
+    from facealign.registry.pyfunc import load_aligner_from_uri
+
+    try:
+        aligner = load_aligner_from_uri(f"models:/{name}/{version}")
+        image = load_image(next(iter(sorted(Path(test_dir).glob("*.jpg")))))
+        h, w = image.shape[:2]
+        aligner.align([image], np.array([[0.2 * w, 0.2 * h, 0.8 * w, 0.8 * h]]))
+    except Exception as exc:  # noqa: BLE001 - any failure disqualifies the version
+        return f"failed to load or run: {type(exc).__name__}: {exc}"
+    return None
 
 
 def evaluate_version(name: str, version: str, test_dir: Path) -> dict:
@@ -165,9 +186,12 @@ def promote(judge: Judge, alias: str, candidates: list[str], tracking_uri: str,
                     "reason": (f"best candidate v{best.version} (NME {best.score:.4f}) is not strictly "
                                f"better than {alias} v{previous} (NME {champ.score:.4f}) "
                                "on the same test data")}
-        why = (f"no version held {alias}" if champ is None else
-               f"v{best.version} NME {best.score:.4f} < v{previous} NME {champ.score:.4f}"
-               + (f" ({champ.error})" if champ.error else ""))
+        if champ is None:
+            why = f"no version held {alias}"
+        elif champ.error:
+            why = f"{alias} v{previous} {champ.error}; v{best.version} NME {best.score:.4f}"
+        else:
+            why = f"v{best.version} NME {best.score:.4f} < v{previous} NME {champ.score:.4f}"
         reason = f"{why} on test data {judge.test_hash}" + (f"; {note}" if note else "")
         holder, what = compare_and_set(judge, alias, previous, best, reason)
         decision = "promoted" if holder == best.version else "kept"

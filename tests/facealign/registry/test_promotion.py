@@ -103,3 +103,22 @@ def test_racing_promotions_end_on_the_better_model(registry, test_set) -> None:
         t.join(60)
     assert len(results) == 2
     assert aliases.holder(registry["client"], NAME, "champion") == v["good"]
+
+
+def test_a_champion_that_no_longer_loads_is_replaced(registry, test_set, tmp_path: Path) -> None:
+    import shutil
+
+    import mlflow
+
+    v, client = registry["versions"], registry["client"]
+    model = Path(mlflow.artifacts.download_artifacts(f"models:/{NAME}/{v['fair']}"))
+    broken = tmp_path / "broken"
+    shutil.copytree(model, broken)
+    (broken / "artifacts" / "aligner" / "aligner.json").write_text('{"family": "sift_sdm"}')  # no weights
+    tags = {"family": "sift_sdm", "nme_mean": "0.01", "test_data_hash": registry["test_hash"]}
+    bad = client.create_model_version(NAME, source=str(broken), tags=tags).version
+    client.set_registered_model_alias(NAME, "champion", bad)
+    record = promote(_judge(registry, test_set), "champion", [v["good"]], registry["uri"])
+    assert record["decision"] == "promoted" and record["champion_version"] == v["good"]
+    assert "failed to load" in record["compared"][str(bad)]["error"]
+    assert "failed to load" in record["reason"]
