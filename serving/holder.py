@@ -32,10 +32,16 @@ class Loaded:
 
 
 def load_ref(ref: ModelRef, face_model_path: str | None = None) -> Any:
-    """Load the aligner of a resolved reference (the pinned version for registry specs)."""
+    """Load the aligner of a resolved reference (the pinned version for registry specs) and
+    warm it up on a blank 128 px image, so that JIT compilation and first-call allocations
+    happen before it answers (or is swapped in), not in a user's request."""
+    import numpy as np
+
     from facealign.aligners.loading import load_aligner
 
-    return load_aligner(ref.pinned, face_model_path)
+    aligner = load_aligner(ref.pinned, face_model_path)
+    aligner.align([np.full((128, 128, 3), 128, np.uint8)], np.array([[32.0, 32.0, 96.0, 96.0]]))
+    return aligner
 
 
 class ModelHolder:
