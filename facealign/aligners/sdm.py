@@ -119,7 +119,8 @@ DFFAligner = SDMAligner
 
 def build_geometry(model: MorphableModel, vertex_ids: np.ndarray, settings: SDMSettings) -> SDMGeometry:
     """The SDM geometry for ``settings`` (fitted components, shape prior noise)."""
-    return SDMGeometry.from_model(model, vertex_ids, settings.n_id, settings.n_exp, settings.shape_noise)
+    return SDMGeometry.from_model(model, vertex_ids, settings.n_id, settings.n_exp, settings.shape_noise,
+                                  settings.visibility_scale)
 
 
 def make_descriptor(kind: str, settings: SDMSettings, extractor_dir: str | Path | None = None) -> Descriptor:

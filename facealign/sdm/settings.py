@@ -18,6 +18,7 @@ class SDMSettings:
         n_id, n_exp: leading identity / expression components fitted per iteration.
         shape_noise: landmark noise of the shape prior, fraction of the crop side.
         crop_scale: crop side / longer side of the face box.
+        visibility_scale: per-iteration z-buffer size relative to the crop.
         ridge: relative ridge strength (see :func:`facealign.sdm.regression.ridge`).
         train_images: training images fitted (0 = all of the training folder but the
             validation images).
@@ -40,7 +41,8 @@ class SDMSettings:
     n_id: int = 60
     n_exp: int = 29
     shape_noise: float = 0.01
-    crop_scale: float = 1.4
+    crop_scale: float = 1.5
+    visibility_scale: float = 0.5
     ridge: float = 1.0
     train_images: int = 0
     validation_images: int = 60
@@ -59,7 +61,8 @@ class SDMSettings:
         checks = {
             "n_landmarks": self.n_landmarks >= 68, "iterations": self.iterations >= 1,
             "n_id": self.n_id >= 0, "n_exp": self.n_exp >= 0, "shape_noise": self.shape_noise > 0,
-            "crop_scale": self.crop_scale > 0, "ridge": self.ridge > 0,
+            "crop_scale": self.crop_scale > 0,
+            "visibility_scale": 0 < self.visibility_scale <= 1, "ridge": self.ridge > 0,
             "train_images": self.train_images >= 0,
             "validation_images": self.validation_images >= 0, "inits_per_image": self.inits_per_image >= 1,
             "sift_image_size": self.sift_image_size >= 16, "sift_patch": self.sift_patch > 0,

@@ -52,6 +52,8 @@ class SDMGeometry:
         triangles: (T, 3) int32.
         template: (68, 2) frontal mean landmarks (for placing the mean face in a box).
         shape_noise: landmark noise of the shape prior, as a fraction of the crop side.
+        visibility_scale: z-buffer resolution of the per-iteration visibility, relative to
+            the crop (0.5: a half-size z-buffer, 4x fewer pixels).
     """
 
     vertex_ids: np.ndarray
@@ -61,10 +63,11 @@ class SDMGeometry:
     triangles: np.ndarray
     template: np.ndarray
     shape_noise: float
+    visibility_scale: float = 1.0
 
     @classmethod
     def from_model(cls, model: MorphableModel, vertex_ids: np.ndarray, n_id: int, n_exp: int,
-                   shape_noise: float) -> SDMGeometry:
+                   shape_noise: float, visibility_scale: float = 1.0) -> SDMGeometry:
         n_id, n_exp = min(n_id, model.n_id), min(n_exp, model.n_exp)
         basis = np.concatenate([model.id_basis[:, :n_id], model.exp_basis[:, :n_exp]], 1)
         return cls(
@@ -73,7 +76,7 @@ class SDMGeometry:
             mesh_mean=model.mean.astype(np.float32),
             mesh_basis=np.ascontiguousarray(basis.T, np.float32),
             triangles=model.triangles.astype(np.int32), template=frontal_template(model),
-            shape_noise=float(shape_noise),
+            shape_noise=float(shape_noise), visibility_scale=float(visibility_scale),
         )
 
     @property
@@ -100,9 +103,15 @@ class SDMGeometry:
         shapes = self.mesh_mean[None] + flat.reshape(len(state), -1, 3)
         return project_points(state.pose, shapes)
 
-    def visibility(self, state: SDMState, height: int, width: int) -> np.ndarray:
-        """(B, L) bool: landmark vertices inside an H x W image and not self-occluded."""
+    def visibility(self, state: SDMState, height: int, width: int, scale: float = 1.0) -> np.ndarray:
+        """(B, L) bool: landmark vertices inside an H x W image and not self-occluded.
+
+        ``scale`` < 1 tests against a z-buffer of ``scale`` times the image size.
+        """
         verts = self.mesh(state)
+        if scale != 1.0:
+            verts[..., :2] = (verts[..., :2] + 0.5) * scale - 0.5
+            height, width = max(1, round(height * scale)), max(1, round(width * scale))
         raster = rasterize_batch(verts, self.triangles, height, width)
         out = np.empty((len(state), self.n_points), bool)
         for b in range(len(state)):
@@ -128,7 +137,7 @@ def features(geometry: SDMGeometry, descriptor: Descriptor, prepared: object,
              state: SDMState) -> np.ndarray:
     """Step 1-2 of an iteration: (B, L * dim) descriptors at the visible landmarks."""
     size = descriptor.image_size
-    visible = geometry.visibility(state, size, size)
+    visible = geometry.visibility(state, size, size, geometry.visibility_scale)
     return descriptor.sample(prepared, geometry.points(state)[..., :2], visible)
 
 

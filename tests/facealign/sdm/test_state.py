@@ -70,3 +70,11 @@ def test_a_zero_cascade_leaves_the_initial_estimate_where_it_is(head_model):
     end = run_cascade(geo, desc, (zero, zero), prepared, start, lambda k, s: seen.append(k))
     assert seen == [0, 1]
     np.testing.assert_allclose(geo.points(end), geo.points(start), atol=1e-6)
+
+
+def test_a_half_size_z_buffer_agrees_with_the_full_one_on_most_points(head_model):
+    geo = _geometry(head_model)
+    for yaw in (0, 45, 80):
+        full = geo.visibility(_face(head_model, yaw), SIZE, SIZE)
+        half = geo.visibility(_face(head_model, yaw), SIZE, SIZE, scale=0.5)
+        assert (full == half).mean() > 0.9
