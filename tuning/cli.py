@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from facealign.config import ConfigError, load_params
+from tuning.cluster import ClusterError
 from tuning.settings import MODELS, SCHEDULERS, SettingsError, resolve
 
 
@@ -44,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--preset", help="preset of params.yaml to start from")
     add("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a pipeline parameter, e.g. --set tune.asha.grace_period=2 (repeatable)")
-    add("-v", "--verbose", type=int, default=1, choices=(0, 1, 2), help="Tune's console output")
+    add("-v", "--verbose", type=int, default=1, choices=(0, 1, 2, 3),
+        help="0 quiet, 1 a line per trial event, 2 Tune's status tables, 3 every result (default: 1)")
     return parser
 
 
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         from tuning.runner import run_sweep
 
         outcome = run_sweep(settings, cfg, resume=args.resume, verbose=args.verbose)
-    except (ConfigError, SettingsError, FileNotFoundError, ValueError) as exc:
+    except (ConfigError, SettingsError, ClusterError, FileNotFoundError, ValueError) as exc:
         print(f"sweep: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

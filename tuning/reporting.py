@@ -12,6 +12,7 @@ a checkpoint the trial resumes from.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -23,6 +24,13 @@ import pytorch_lightning as pl
 ReportFn = Callable[[dict[str, Any], str | None], None]
 SnapshotFn = Callable[[pl.Trainer, int], str]
 MODEL_DIR = "model"
+PROGRESS_FILE = "progress.json"
+
+
+def read_progress(folder: str | Path) -> dict[str, int] | None:
+    """The progress a snapshot folder records (epochs reported, fit index), if any."""
+    path = Path(folder) / PROGRESS_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 class EpochReporter(pl.Callback):
@@ -34,19 +42,22 @@ class EpochReporter(pl.Callback):
         n_fits: how many ``trainer.fit`` calls the family's ``train`` makes (cascade stages);
             the last epoch of the last fit is held back for :meth:`finish`.
         snapshot: ``snapshot(trainer, fit_index) -> folder`` of resumable state to attach to
-            every report (PBT); the reporter deletes the folder once reported.
+            every report (PBT); the reporter adds its own progress (:data:`PROGRESS_FILE`)
+            and deletes the folder once reported.
+        progress: the progress stored in the snapshot the trial resumes from, if any.
     """
 
     def __init__(self, report: ReportFn, metric: str, n_fits: int = 1,
-                 snapshot: SnapshotFn | None = None) -> None:
+                 snapshot: SnapshotFn | None = None, progress: dict[str, int] | None = None) -> None:
         super().__init__()
         self._report = report
         self._metric = metric
         self._n_fits = max(int(n_fits), 1)
         self._snapshot = snapshot
-        self._fits = 0
-        self._epochs = 0
-        self._last: dict[str, Any] | None = None
+        # a resumed trial restarts the fit it was in (fits before it are skipped, not refit)
+        self._fits = int((progress or {}).get("fit_index", 0))
+        self._epochs = int((progress or {}).get("epochs", 0))
+        self._last: dict[str, Any] | None = (progress or {}).get("last")
         self._held: dict[str, Any] | None = None
         self._held_ckpt: str | None = None
 
@@ -68,7 +79,11 @@ class EpochReporter(pl.Callback):
         self._epochs += 1
         metrics = {self._metric: float(value), "epoch": self._epochs, "lr": _current_lr(trainer)}
         self._last = metrics
-        ckpt_dir = self._snapshot(trainer, self._fits - 1) if self._snapshot else None
+        ckpt_dir = None
+        if self._snapshot:
+            ckpt_dir = self._snapshot(trainer, self._fits - 1)
+            progress = {"epochs": self._epochs, "fit_index": self._fits - 1, "last": metrics}
+            (Path(ckpt_dir) / PROGRESS_FILE).write_text(json.dumps(progress))
         last_epoch = trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
         if self._fits >= self._n_fits and last_epoch:
             self._held, self._held_ckpt = metrics, ckpt_dir
@@ -82,8 +97,9 @@ class EpochReporter(pl.Callback):
     def finish(self, model_dir: str | Path | None) -> dict[str, Any]:
         """Report the held-back last epoch with the saved model; returns the final metrics.
 
-        If training ended before its last planned epoch (early stopping), the last metrics
-        are reported once more, now with the model.
+        If training ended before its last planned epoch (early stopping, or a PBT copy of a
+        trial that had already finished), the last metrics are reported once more, now with
+        the model.
         """
         metrics = self._held or self._last
         if metrics is None:

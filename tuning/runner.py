@@ -19,6 +19,7 @@ from typing import Any
 from facealign.config import set_dotted
 from tuning import cluster, mlflow_logging, results
 from tuning.families import Family, get_family
+from tuning.progress import ConsoleProgress
 from tuning.search_space import load_space, to_param_space
 from tuning.settings import SweepSettings
 from tuning.trainable import TrialSpec, run_trial
@@ -107,6 +108,7 @@ def _tuner(state: dict[str, Any], settings: SweepSettings, family: Family, spec:
                                     "gpus_per_trial": settings.gpus_per_trial,
                                     "workers_per_trial": settings.workers_per_trial,
                                     "train_overrides": settings.train_overrides})
+    callbacks = [logger] + ([ConsoleProgress(family.metric, total_epochs)] if verbose == 1 else [])
     storage, name = state["tune_path"].rsplit("/", 1)
     return tune.Tuner(
         trainable,
@@ -117,9 +119,13 @@ def _tuner(state: dict[str, Any], settings: SweepSettings, family: Family, spec:
             scheduler=build_scheduler(settings, state["space"], total_epochs),
             trial_dirname_creator=_trial_dirname, trial_name_creator=_trial_dirname),
         run_config=tune.RunConfig(
-            name=name, storage_path=storage, callbacks=[logger], verbose=verbose,
+            name=name, storage_path=storage, callbacks=callbacks, verbose=max(verbose - 1, 0),
+            # PBT has no horizon of its own: a trial copied from one that had finished would
+            # otherwise report again and again
+            stop={"training_iteration": total_epochs} if spec.pbt else None,
             failure_config=tune.FailureConfig(max_failures=settings.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
+            # PBT copies other trials' recent snapshots; otherwise only the final model matters
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=4 if spec.pbt else 1)),
     )
 
 
@@ -132,7 +138,7 @@ def run_sweep(settings: SweepSettings, cfg: dict, resume: bool = False,
         cfg: the pipeline configuration.
         resume: continue the sweep named ``settings.experiment``.
         train_fn: the training entry (default: the family's); tests pass a stand-in.
-        verbose: Tune's console verbosity (0 silent, 1 status tables, 2 every result).
+        verbose: 0 quiet, 1 a line per trial event, 2 Tune's status tables, 3 every result.
     """
     from ray import tune
 

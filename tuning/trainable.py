@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tuning.families import Family
-from tuning.reporting import EpochReporter, LearningRateOverride, ReportFn
+from tuning.reporting import EpochReporter, LearningRateOverride, ReportFn, read_progress
 
 WORK_SNAPSHOT = "work"
 
@@ -84,15 +84,19 @@ def _snapshotter(family: Family, cfg: dict) -> Callable[[Any, int], str]:
     return snapshot
 
 
-def _restore_snapshot(checkpoint: Any, work_dir: Path) -> None:
-    """Put a PBT snapshot's work dir in place so that ``train`` resumes from it."""
+def _restore_snapshot(checkpoint: Any, work_dir: Path) -> dict[str, int] | None:
+    """Put a PBT snapshot's work dir in place so that ``train`` resumes from it.
+
+    Returns the snapshot's progress (for :class:`EpochReporter`), None when starting afresh.
+    """
     shutil.rmtree(work_dir, ignore_errors=True)
     if checkpoint is None:
-        return
+        return None
     with checkpoint.as_directory() as folder:
         source = Path(folder) / WORK_SNAPSHOT
         if source.is_dir():
             shutil.copytree(source, work_dir)
+        return read_progress(folder)
 
 
 def _tune_report(metrics: dict[str, Any], folder: str | None) -> None:
@@ -101,9 +105,10 @@ def _tune_report(metrics: dict[str, Any], folder: str | None) -> None:
     tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder) if folder else None)
 
 
-def _callbacks(spec: TrialSpec, cfg: dict, config: dict, report: ReportFn) -> tuple[EpochReporter, list]:
+def _callbacks(spec: TrialSpec, cfg: dict, config: dict, report: ReportFn,
+               progress: dict[str, int] | None = None) -> tuple[EpochReporter, list]:
     reporter = EpochReporter(report, spec.family.metric, n_fits=spec.family.n_fits(cfg),
-                             snapshot=_snapshotter(spec.family, cfg) if spec.pbt else None)
+                             snapshot=_snapshotter(spec.family, cfg) if spec.pbt else None, progress=progress)
     extra = [LearningRateOverride(float(config["lr"]))] if spec.pbt else []
     return reporter, [reporter, *extra]
 
@@ -116,8 +121,8 @@ def _train_in_actor(config: dict[str, Any], spec: TrialSpec) -> None:
     cfg = spec.family.trial_config(spec.base_cfg, config, spec.max_epochs, trial_dir,
                                    _accelerator(ray.get_gpu_ids()), max(1, int(spec.cpus)), spec.pbt)
     spec.family.isolate_tracking(trial_dir)
-    _restore_snapshot(tune.get_checkpoint() if spec.pbt else None, spec.family.work_dir(cfg))
-    reporter, callbacks = _callbacks(spec, cfg, config, _tune_report)
+    progress = _restore_snapshot(tune.get_checkpoint() if spec.pbt else None, spec.family.work_dir(cfg))
+    reporter, callbacks = _callbacks(spec, cfg, config, _tune_report, progress)
     spec.resolve_train_fn()(cfg, callbacks=callbacks, trainer_overrides={"enable_progress_bar": False})
     reporter.finish(spec.family.model_dir(cfg))
 
