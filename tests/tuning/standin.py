@@ -1,8 +1,9 @@
 """A tiny stand-in for a family's ``train(cfg, callbacks, trainer_overrides)``, for tests only.
 
 It fits a one-weight linear regression with Lightning (so the sweep's Lightning callbacks,
-DDP strategy and schedules really run), logs ``val_nme``, and saves the mean-shape
-baseline of ``paths.face_model`` as its "model" (an aligner directory the registry takes).
+DDP strategy and schedules really run), logs ``val_nme``, resumes from
+``cascade.work_dir/stage0/last.ckpt`` like the cascade, and saves the mean-shape baseline
+of ``paths.face_model`` as its "model" (an aligner directory the registry takes).
 Behaviour the tests need is switched by ``cfg["standin"]``:
 
 - ``record_dir``: write one JSON per attempt (trial id, rank, GPUs, world size, backend, times);
@@ -37,13 +38,16 @@ class TinyRegression(pl.LightningModule):
         self.lr, self.weight_decay, self.schedule = lr, weight_decay, schedule
         self.knobs, self.hooks = knobs, hooks
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 30.0 * self.w * x  # scaled so that learning rates around 1e-3 learn in a few epochs
+
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x, y = batch
-        return torch.mean((self.w * x - y) ** 2)
+        return torch.mean((self(x) - y) ** 2)
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         x, y = batch
-        self.log("val_nme", 100 * torch.mean((self.w * x - y) ** 2), sync_dist=True)
+        self.log("val_nme", 100 * torch.mean((self(x) - y) ** 2), sync_dist=True)
 
     def on_train_epoch_end(self) -> None:
         time.sleep(float(self.hooks.get("epoch_sleep", 0.0)))
@@ -98,18 +102,20 @@ def train(cfg: dict, callbacks: list | None = None, trainer_overrides: dict | No
     pl.seed_everything(int(c["seed"]) % 2**31, verbose=False)
     x = torch.linspace(-1, 1, 64).unsqueeze(1)
     data = DataLoader(TensorDataset(x, 3 * x), batch_size=int(c["batch_size"]))
-    module = TinyRegression(float(c["lr"]) * 100, float(c["weight_decay"]), c["schedule"],
+    module = TinyRegression(float(c["lr"]), float(c["weight_decay"]), c["schedule"],
                             dict(c.get("schedule_knobs") or {}), hooks)
     settings = {"max_epochs": int(c["max_epochs"]), "logger": False, "enable_checkpointing": False,
                 "enable_model_summary": False, "num_sanity_val_steps": 0, "accelerator": "cpu",
                 "callbacks": list(callbacks or [])}
     settings.update(trainer_overrides or {})
     trainer = pl.Trainer(**settings)
-    trainer.fit(module, train_dataloaders=data, val_dataloaders=data)
+    resume = Path(c["work_dir"]) / "stage0" / "last.ckpt"  # where the cascade resumes a stage from
+    trainer.fit(module, train_dataloaders=data, val_dataloaders=data,
+                ckpt_path=str(resume) if resume.is_file() else None)
     dist = torch.distributed.is_available() and torch.distributed.is_initialized()
     if trainer.is_global_zero:
         save_mean_shape_aligner(MorphableModel.load(cfg["paths"]["face_model"]), c["output"])
     _record(hooks, trial=trial, start=start, end=time.time(), gpu_ids=[str(g) for g in ray.get_gpu_ids()],
             rank=trainer.global_rank, world_size=torch.distributed.get_world_size() if dist else 1,
             backend=torch.distributed.get_backend() if dist else None, epochs=trainer.current_epoch)
-    return {"val_nme": float(trainer.callback_metrics["val_nme"])}
+    return {k: float(v) for k, v in trainer.callback_metrics.items()}

@@ -103,3 +103,24 @@ def test_an_interrupted_sweep_resumes_without_rerunning_finished_trials(sweep_cf
     children = _children(client, state["mlflow_experiment_id"], state["parent_run_id"])
     assert len(children) == 3 and {c.info.status for c in children} == {"FINISHED"}
     assert (settings.experiment_dir / "best.json").is_file()
+
+
+@pytest.mark.slow
+def test_pbt_copies_good_trials_and_mutates_their_learning_rate(sweep_cfg, make_settings):
+    sweep_cfg["standin"]["epoch_sleep"] = 0.3
+    settings = make_settings(num_samples=4, max_epochs=4, scheduler="pbt", register=False,
+                             pbt={"perturbation_interval": 1, "quantile_fraction": 0.5,
+                                  "resample_probability": 0.5})
+    outcome = run_sweep(settings, sweep_cfg, train_fn=standin.train, verbose=0)
+
+    assert outcome.status == "finished"
+    assert [r.outcome for r in outcome.rows] == ["completed"] * 4
+    assert all(r.epochs >= 4 for r in outcome.rows)
+    client = MlflowClient(sweep_cfg["mlflow"]["tracking_uri"])
+    state = outcome.state
+    children = _children(client, state["mlflow_experiment_id"], state["parent_run_id"])
+    rates = [{m.value for m in client.get_metric_history(c.info.run_id, "base_lr")} for c in children]
+    assert any(len(r) > 1 for r in rates)  # some trial continued with a mutated learning rate
+    for child in children:  # a copied trial goes on counting epochs where its source was
+        steps = [m.step for m in client.get_metric_history(child.info.run_id, "val_nme")]
+        assert steps == sorted(steps) and steps[-1] == 4
