@@ -26,7 +26,7 @@ def write_params(folder: Path, tracking_uri: str, poll_interval_s: float = 30.0)
            "mlflow": {"tracking_uri": tracking_uri, "experiment": "facealign"},
            "registry": {"name": "face-alignment", "alias": "champion"},
            "serve": {"max_body_mb": 20, "max_pixels": 50_000_000, "poll_interval_s": poll_interval_s,
-                     "torch_threads": 1}}
+                     "threads_per_request": 1}}
     path = folder / "params.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
