@@ -85,13 +85,3 @@ def test_sift_descriptors_follow_the_content_when_it_moves():
     assert same > 0.95
     assert same > moved + 0.1
 
-
-def test_sift_reads_large_windows_from_a_coarser_octave():
-    assert SIFTDescriptor(image_size=120, patch=0.1).octave == 0  # size 2 px: scale 1
-    assert SIFTDescriptor(image_size=120, patch=0.35).octave == 1  # size 7 px: scale 3.5
-    assert SIFTDescriptor(image_size=240, patch=0.5).octave == 2  # size 20 px: scale 10
-    coarse = SIFTDescriptor(image_size=64, patch=0.75)  # size 8 px: scale 4
-    assert coarse.octave == 1
-    crops = _textured_image(64, seed=2)[None]
-    feats = coarse.sample(coarse.prepare(crops), np.array([[[32.0, 30.0]]]), np.ones((1, 1), bool))
-    assert abs(np.linalg.norm(feats) - 1.0) < 1e-5
