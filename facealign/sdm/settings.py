@@ -43,18 +43,18 @@ class SDMSettings:
     shape_noise: float = 0.01
     crop_scale: float = 1.5
     visibility_scale: float = 0.5
-    ridge: float = 1.0
-    train_images: int = 0
+    ridge: float = 20.0
+    train_images: int = 600
     validation_images: int = 60
-    inits_per_image: int = 1
+    inits_per_image: int = 2
     perturb_scale: float = 0.05
     perturb_shift: float = 0.04
     perturb_angle_deg: float = 3.0
     sift_image_size: int = 120
-    sift_patch: float = 0.2
+    sift_patch: float = 0.35
     dff_model: str = "models/dff"
     dff_batch_size: int = 32
-    seed: int = 5
+    seed: int = 6
     evaluate_test: bool = False
 
     def __post_init__(self) -> None:
