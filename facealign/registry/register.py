@@ -14,6 +14,7 @@ the DVC hash of the test set they were measured on, the git commit, the source r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import io
@@ -138,7 +139,8 @@ def log_and_register(
         aligner_dir: a saved aligner directory (``aligner.json`` names the family).
         metrics: the metrics contract of this aligner on the test set (NMEs in percent).
         cfg: the resolved configuration (``mlflow`` and ``registry`` sections).
-        run_id: the MLflow run to log into (the family's training run), else a new run.
+        run_id: the MLflow run to log into (the family's training run; it may be the active
+            run), else a new run (nested when a run is active).
         test_data_hash: DVC hash of the test set ``metrics`` were measured on (default:
             the hash of ``paths.data``/test).
         family: overrides ``aligner.json``'s family.
@@ -159,7 +161,12 @@ def log_and_register(
     run_args = {"run_id": run_id} if run_id else {
         "experiment_id": experiment_id, "run_name": f"register-{family}",
         "tags": {"family": family, "git_commit": commit, "aligner_hash": digest}}
-    with mlflow.start_run(**run_args) as run:
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == run_id:
+        context: Any = contextlib.nullcontext(active)  # the caller's run is already open
+    else:
+        context = mlflow.start_run(**run_args, nested=active is not None)
+    with context as run:
         numeric = {k: v for k, v in metrics.items() if _float(v) is not None}
         mlflow.log_metrics({k: float(v) for k, v in numeric.items()})
         mlflow.set_tag("test_data_hash", test_data_hash)
