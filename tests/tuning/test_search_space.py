@@ -88,3 +88,24 @@ def test_pbt_resamples_the_learning_rate_from_its_distribution():
 def test_the_dff_space_has_no_schedule_choice_but_its_warmup():
     space = load_space("dff")
     assert "schedule" not in space and "warmup_fraction" in space
+
+
+def _trial_configs(seed: int, n: int) -> list[dict]:
+    from ray.tune.experiment import Experiment
+
+    from tuning.schedulers import build_searcher
+    from tuning.settings import SweepSettings
+
+    searcher = build_searcher(SweepSettings(experiment="x", seed=seed))
+    searcher.add_configurations([Experiment("x", lambda config: None, num_samples=n,
+                                            config=to_param_space(load_space("cascade")))])
+    return [searcher.next_trial().config for _ in range(n)]
+
+
+def test_the_same_seed_gives_the_same_trials_and_they_spread_over_the_space():
+    first, again = _trial_configs(0, 8), _trial_configs(0, 8)
+    assert first == again
+    assert first != _trial_configs(1, 8)
+    log_lrs = np.log10([c["lr"] for c in first])
+    assert log_lrs.max() - log_lrs.min() > 0.5  # not a cluster of near-identical rates
+    assert len({c["schedule"] for c in first}) >= 3
