@@ -165,9 +165,10 @@ def run_sweep(settings: SweepSettings, cfg: dict, resume: bool = False,
     start = time.perf_counter()
     try:
         grid = _tuner(state, settings, family, spec, resume, verbose).fit()
-    except BaseException:
+    except BaseException as exc:  # a second Ctrl-C, or a driver-side error: close the record first
+        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
         mlflow_logging.close_unfinished_children(uri, state["mlflow_experiment_id"], parent)
-        mlflow_logging.end_run(uri, parent, "FAILED")
+        mlflow_logging.end_run(uri, parent, status)
         raise
     wall = time.perf_counter() - start
     trials = tune.ExperimentAnalysis(grid.experiment_path, storage_filesystem=grid.filesystem).trials
