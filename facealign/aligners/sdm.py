@@ -95,11 +95,15 @@ class SDMAligner:
         pose = from_crop(state.pose, squares, self.descriptor.image_size)
         image_state = SDMState(pose, state.coeffs)
         points = self.geometry.points(image_state)[:, :68, :2]
+        visible = np.empty((len(images), 68), bool)
+        sizes = np.array([image.shape[:2] for image in images])
+        for h, w in np.unique(sizes, axis=0):  # one z-buffer batch per image size
+            group = np.flatnonzero((sizes == (h, w)).all(1))
+            part = SDMState(pose[group], state.coeffs[group])
+            visible[group] = self.geometry.visibility(part, int(h), int(w))[:, :68]
         n_id_fit = self.geometry.landmarks.n_id
         out = []
-        for b, image in enumerate(images):
-            one = SDMState(pose[b : b + 1], state.coeffs[b : b + 1])
-            visible = self.geometry.visibility(one, image.shape[0], image.shape[1])[0, :68]
+        for b in range(len(images)):
             params = np.zeros(6 + self.model.n_id + self.model.n_exp, np.float32)
             params[:6] = pose[b]
             params[6 : 6 + n_id_fit] = state.coeffs[b, :n_id_fit]
@@ -107,7 +111,7 @@ class SDMAligner:
             params[6 + self.model.n_id : 6 + self.model.n_id + n_exp_fit] = state.coeffs[b, n_id_fit:]
             pitch, yaw, roll = np.degrees(pose[b, 1:4])
             out.append(Alignment(
-                landmarks=points[b].astype(np.float32), visible=visible, yaw=float(yaw),
+                landmarks=points[b].astype(np.float32), visible=visible[b], yaw=float(yaw),
                 pitch=float(pitch), roll=float(roll), box=boxes[b].astype(np.float32), params=params,
             ))
         return out
