@@ -160,7 +160,7 @@ def run_sweep(settings: SweepSettings, cfg: dict, resume: bool = False,
     spec = TrialSpec(family=family, base_cfg=train_cfg, max_epochs=settings.max_epochs,
                      cpus=settings.cpus_per_trial, gpus=settings.gpus_per_trial,
                      workers=settings.workers_per_trial, pbt=settings.scheduler == "pbt",
-                     storage=f"{settings.tune_storage}/train", train_fn=train_fn)
+                     storage=f"{settings.tune_storage}/train", train_fn=train_fn, quiet=verbose < 2)
     uri, parent = state["tracking_uri"], state["parent_run_id"]
     start = time.perf_counter()
     try:

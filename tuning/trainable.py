@@ -36,6 +36,7 @@ class TrialSpec:
         pbt: attach a resumable snapshot to every report (Population Based Training).
         storage: storage path of the Ray Train runs of data-parallel trials.
         train_fn: the training entry; None imports ``family.train_entry`` in the trial.
+        quiet: keep Lightning's informational lines out of the console (warnings still show).
     """
 
     family: Family
@@ -47,6 +48,7 @@ class TrialSpec:
     pbt: bool = False
     storage: str = ""
     train_fn: Callable[..., Any] | None = None
+    quiet: bool = True
 
     def resolve_train_fn(self) -> Callable[..., Any]:
         if self.train_fn is not None:
@@ -57,10 +59,20 @@ class TrialSpec:
 
 def run_trial(config: dict[str, Any], spec: TrialSpec) -> None:
     """Tune's function trainable (bind ``spec`` with ``tune.with_parameters``)."""
+    _quiet_lightning(spec.quiet)
     if spec.workers > 1:
         _drive_data_parallel(config, spec)
     else:
         _train_in_actor(config, spec)
+
+
+def _quiet_lightning(quiet: bool) -> None:
+    """Lightning's per-fit INFO lines ("GPU available ...") times many trials are noise."""
+    import logging
+
+    if quiet:
+        for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _accelerator(gpu_ids: list[Any]) -> str:
@@ -161,6 +173,7 @@ def _data_parallel_worker(loop_config: dict[str, Any]) -> None:
     from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment
 
     config, spec = loop_config["config"], loop_config["spec"]
+    _quiet_lightning(spec.quiet)
     rank = ray.train.get_context().get_world_rank()
     rank_zero_only.rank = rank  # Lightning read the rank before Ray Train set RANK
     accelerator = "gpu" if spec.gpus and torch.cuda.is_available() else "cpu"
