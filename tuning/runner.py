@@ -124,8 +124,9 @@ def _tuner(state: dict[str, Any], settings: SweepSettings, family: Family, spec:
             # otherwise report again and again
             stop={"training_iteration": total_epochs} if spec.pbt else None,
             failure_config=tune.FailureConfig(max_failures=settings.max_failures),
-            # PBT copies other trials' recent snapshots; otherwise only the final model matters
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=4 if spec.pbt else 1)),
+            # PBT copies other trials' recent snapshots; otherwise a trial checkpoints once (its
+            # model), and a num_to_keep would only force extra experiment-state snapshots
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=4 if spec.pbt else None)),
     )
 
 
