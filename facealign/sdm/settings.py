@@ -44,9 +44,9 @@ class SDMSettings:
     crop_scale: float = 1.5
     visibility_scale: float = 0.5
     ridge: float = 20.0
-    train_images: int = 600
-    validation_images: int = 60
-    inits_per_image: int = 2
+    train_images: int = 1400
+    validation_images: int = 100
+    inits_per_image: int = 1
     perturb_scale: float = 0.05
     perturb_shift: float = 0.04
     perturb_angle_deg: float = 3.0
