@@ -9,10 +9,17 @@ product.
 
 The loss of one image and one head is the cross-entropy averaged over the image's valid
 (visible-face) pixels; images are averaged over the batch and the heads are summed.
+
+Class vectors start either random (``init="random"``) or geometric
+(:func:`geometric_class_vectors`): every head's vector of a patch is the mean, over the
+patch's surface, of one shared smooth embedding of the 3D mean face, so that all heads
+agree from the first step on which descriptor each surface point should have.  Training
+with random starts has to break the heads' disagreement first and is far slower.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -82,3 +89,36 @@ class MultiHeadAngularSoftmax(nn.Module):
         """(S,) fraction of (B, K) samples whose nearest class vector is the label, per head."""
         pred = self.cosines(features).argmax(dim=-1)
         return (pred == labels).float().flatten(1).mean(dim=1)
+
+
+def geometric_class_vectors(centroids: np.ndarray, areas: np.ndarray, lut: np.ndarray, n_patches: int,
+                            dim: int, bandwidth: float, seed: int = 0) -> np.ndarray:
+    """Class vectors from a smooth embedding of the surface: random Fourier features.
+
+    Each triangle centroid ``c`` maps to ``[cos(W c), sin(W c)] / sqrt(dim / 2)`` with
+    ``W ~ N(0, 1 / (bandwidth * extent)^2)`` (``extent``: the mesh's largest side), so points
+    much closer than ``bandwidth * extent`` get nearly parallel vectors.  A patch's vector is
+    the area-weighted mean over its triangles, normalised.
+
+    Args:
+        centroids: (T, 3) triangle centroids of the mean face.
+        areas: (T,) triangle areas.
+        lut: (S, T) patch of each triangle per segmentation.
+        n_patches: P.
+        dim: D, even.
+        bandwidth: smoothness, fraction of the mesh extent.
+        seed: seed of ``W``.
+    Returns:
+        (S, P, D) float32 unit vectors.
+    """
+    if dim % 2:
+        raise ValueError(f"geometric class vectors need an even descriptor length, got {dim}")
+    extent = float(np.ptp(centroids, axis=0).max())
+    freq = np.random.default_rng(seed).normal(0.0, 1.0 / (bandwidth * extent), (dim // 2, 3))
+    phase = centroids @ freq.T
+    embed = np.concatenate([np.cos(phase), np.sin(phase)], axis=1) * areas[:, None]
+    out = np.zeros((lut.shape[0], n_patches, dim))
+    for s, labels in enumerate(np.asarray(lut, np.int64)):
+        np.add.at(out[s], labels, embed)
+    out /= np.maximum(np.linalg.norm(out, axis=-1, keepdims=True), 1e-12)
+    return out.astype(np.float32)

@@ -46,6 +46,25 @@ def _resume_path(ckpt_dir: Path, fingerprint: str, enabled: bool) -> Path | None
     return last
 
 
+def _init_class_vectors(module: Any, model: Any, segs: Any, loss_cfg: dict) -> None:
+    """Geometric or random class vectors, by ``dff.loss.init`` (see :mod:`angular_softmax`)."""
+    import torch
+
+    from facealign.models.angular_softmax import geometric_class_vectors
+    from facegeom.mesh_segmentation import triangle_areas, triangle_centroids
+
+    kind = loss_cfg.get("init", "random")
+    if kind == "random":
+        return
+    if kind != "geometric":
+        raise ValueError(f"dff.loss.init must be 'random' or 'geometric', got {kind!r}")
+    vectors = geometric_class_vectors(
+        triangle_centroids(model.mean, model.triangles), triangle_areas(model.mean, model.triangles),
+        segs.labels, segs.n_patches, module.heads.weight.shape[-1], float(loss_cfg["init_bandwidth"]))
+    with torch.no_grad():
+        module.heads.weight.copy_(torch.from_numpy(vectors))
+
+
 def train(cfg: dict, callbacks: Sequence[Any] | None = None,
           trainer_overrides: dict[str, Any] | None = None) -> dict[str, float]:
     """Train and export the DFF extractor; returns the final metrics.
@@ -88,6 +107,7 @@ def train(cfg: dict, callbacks: Sequence[Any] | None = None,
                        widths=list(d["net"]["widths"]), scale=float(d["loss"]["scale"]),
                        lr=float(tr["lr"]), weight_decay=float(tr["weight_decay"]),
                        warmup_fraction=float(tr["warmup_fraction"]))
+    _init_class_vectors(module, model, segs, d["loss"])
 
     ckpt_dir = Path(tr["checkpoint_dir"])
     ckpt_dir.mkdir(parents=True, exist_ok=True)

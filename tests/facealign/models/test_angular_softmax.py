@@ -3,6 +3,7 @@ valid pixels, summed over heads."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -86,3 +87,20 @@ def test_label_shape_mismatch_is_an_error():
     head = MultiHeadAngularSoftmax(n_heads=2, n_classes=3, dim=4)
     with pytest.raises(ValueError, match="labels"):
         head(torch.randn(1, 5, 4), torch.zeros(1, 1, 5, dtype=torch.long))
+
+
+def test_geometric_class_vectors_agree_across_heads_and_follow_the_surface():
+    from facealign.models.angular_softmax import geometric_class_vectors
+
+    x = np.linspace(0, 100, 200)
+    centroids = np.stack([x, np.zeros_like(x), np.zeros_like(x)], axis=1)  # a 1D "surface"
+    lut = np.stack([np.arange(200) // 20, (np.arange(200) + 10) // 20 % 10])  # two offset tilings
+    vec = geometric_class_vectors(centroids, np.ones(200), lut, 10, dim=16, bandwidth=0.3)
+    assert vec.shape == (2, 10, 16)
+    np.testing.assert_allclose(np.linalg.norm(vec, axis=-1), 1.0, rtol=1e-5)
+    near, far = vec[0, 2] @ vec[0, 3], vec[0, 2] @ vec[0, 8]
+    assert near > far
+    same_place = vec[0, 5] @ vec[1, 5]  # head 1's patch 5 overlaps head 0's patch 5 by half
+    assert same_place > 0.9
+    with pytest.raises(ValueError, match="even"):
+        geometric_class_vectors(centroids, np.ones(200), lut, 10, dim=15, bandwidth=0.3)
