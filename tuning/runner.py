@@ -145,6 +145,9 @@ def run_sweep(settings: SweepSettings, cfg: dict, resume: bool = False,
 
     if resume:
         state = load_state(settings)
+        if state.get("finished"):
+            raise ResumeError(f"sweep {settings.experiment!r} has already finished: see "
+                              f"{settings.experiment_dir / BEST_FILE}")
         address = settings.address
         settings = SweepSettings.from_json(state["settings"])
         settings = SweepSettings.from_json({**settings.to_json(), "address": address})
@@ -181,6 +184,7 @@ def run_sweep(settings: SweepSettings, cfg: dict, resume: bool = False,
         mlflow_logging.end_run(uri, parent, "KILLED", tags={"interrupted": "true"})
     else:
         outcome.best = _finish(settings, cfg, family, state, rows, grid.filesystem, wall)
+        results.write_json(settings.experiment_dir / STATE_FILE, {**state, "finished": True})
     best_row = results.best_row(rows)
     outcome.table = results.format_table(rows, family.metric, best_row)
     return outcome

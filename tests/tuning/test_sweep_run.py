@@ -11,7 +11,7 @@ import pytest
 import standin
 from mlflow.tracking import MlflowClient
 
-from tuning.runner import run_sweep
+from tuning.runner import ResumeError, run_sweep
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 
@@ -103,6 +103,8 @@ def test_an_interrupted_sweep_resumes_without_rerunning_finished_trials(sweep_cf
     children = _children(client, state["mlflow_experiment_id"], state["parent_run_id"])
     assert len(children) == 3 and {c.info.status for c in children} == {"FINISHED"}
     assert (settings.experiment_dir / "best.json").is_file()
+    with pytest.raises(ResumeError, match="already finished"):
+        run_sweep(settings, sweep_cfg, resume=True, train_fn=standin.train, verbose=0)
 
 
 @pytest.mark.slow
