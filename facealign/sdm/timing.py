@@ -51,6 +51,7 @@ def time_aligner(aligner, images: list[np.ndarray], boxes: np.ndarray, warmup: i
         "n_faces": len(images),
         "image_size": int(aligner.descriptor.image_size),
         "device": f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)",
+        "load_avg_1min": round(os.getloadavg()[0], 2),  # other work on the machine while timing
         **PAPER,
     }
 
