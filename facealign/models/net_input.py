@@ -81,11 +81,17 @@ class PnccRenderer:
         self.colors = model.ncc()
 
     def vertices(self, params: np.ndarray) -> np.ndarray:
-        """(P,) parameters -> (N, 3) image-space vertices (pixels, y down; depth larger = nearer)."""
+        """(P,) or (B, P) parameters -> (N, 3) or (B, N, 3) image-space vertices
+        (pixels, y down; depth larger = nearer).  A batch costs one matrix product."""
         params = np.asarray(params, np.float64)
-        shape = self.mean + (params[N_POSE:].astype(np.float32) @ self.basis_t).reshape(-1, 3)
-        return project(params[:N_POSE], shape)
+        batch = np.atleast_2d(params)
+        shapes = self.mean + (batch[:, N_POSE:].astype(np.float32) @ self.basis_t).reshape(len(batch), -1, 3)
+        out = np.stack([project(p[:N_POSE], shape) for p, shape in zip(batch, shapes, strict=True)])
+        return out[0] if params.ndim == 1 else out
 
     def __call__(self, params: np.ndarray, size: int) -> np.ndarray:
-        """(P,) parameters in a crop frame -> (size, size, 3) float32 PNCC in [0, 1]."""
-        return render_pncc(self.vertices(params), self.triangles, self.colors, size, size)
+        """(P,) or (B, P) crop-frame parameters -> (size, size, 3) or (B, size, size, 3) float32 PNCC."""
+        verts = self.vertices(params)
+        if verts.ndim == 2:
+            return render_pncc(verts, self.triangles, self.colors, size, size)
+        return np.stack([render_pncc(v, self.triangles, self.colors, size, size) for v in verts])

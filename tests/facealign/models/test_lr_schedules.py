@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
 from facealign.config import load_params
 from facealign.models.lr_schedules import SCHEDULES, build_scheduler
+
+PARAMS = Path(__file__).resolve().parents[3] / "params.yaml"
 
 
 def rates(name: str, steps_per_epoch: int, max_epochs: int, lr: float = 1.0, **knobs) -> list[float]:
@@ -69,4 +72,4 @@ def test_unknown_schedule_or_knob_is_refused_by_name():
 
 @pytest.mark.parametrize("preset", ["default", "paper", "fast_dev_run"])
 def test_configured_schedules_exist(preset):
-    assert load_params("params.yaml", preset=preset)["cascade"]["schedule"] in SCHEDULES
+    assert load_params(PARAMS, preset=preset)["cascade"]["schedule"] in SCHEDULES

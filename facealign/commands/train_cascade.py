@@ -1,0 +1,43 @@
+"""``facealign train-cascade``: train the cascade CNN (all stages) and save models/cascade."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+HELP = "train the cascade CNN on a truncated AlexNet with PNCC (resumes interrupted training)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fresh", action="store_true",
+                        help="discard earlier checkpoints in cascade.work_dir and start again")
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's per-trainer banners and known deprecation chatter off the console."""
+    import logging
+    import warnings
+
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+
+
+def run(args: argparse.Namespace, cfg: dict) -> int:
+    import shutil
+
+    from facealign.training.cascade import train
+    from lightning_modules.cascade_module import NonFiniteLossError
+
+    quiet_lightning()
+    if args.fresh:
+        shutil.rmtree(cfg["cascade"]["work_dir"], ignore_errors=True)
+    try:
+        metrics = train(cfg)
+    except NonFiniteLossError as exc:
+        print(f"facealign train-cascade: error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(metrics, indent=2))
+    return 0

@@ -1,0 +1,147 @@
+"""The saved cascade: an aligner directory (``models/cascade``) and how to read it back.
+
+Layout::
+
+    aligner.json      {"family": "cascade", "format": 1, "stages": K, "input_size": S,
+                       "crop_scale", "crop_shift", "net": {cascade.net section},
+                       "weights": ["stage0.pt", ...], "stats": "stats.npz",
+                       "face_model": "face_model.npz", ...training info (run id, NMEs)}
+    stage<k>.pt       the state dict of Net_k (``torch.load(..., weights_only=True)``)
+    stats.npz         ``params_mean/std`` (crop-frame parameter z-score; its mean is p_0)
+                      and ``delta<k>_mean/std`` (z-score of stage k's updates)
+    face_model.npz    a copy of the morphable model the parameters refer to
+
+The directory is written beside its destination and renamed into place, so a killed
+run never leaves a half-written aligner.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from facealign.models.cascade_net import CascadeNet, NetConfig
+from facealign.models.param_stats import ZScore, load_stats, save_stats
+from facegeom.morphable_model import MorphableModel
+from facegeom.parameters import n_params
+
+MANIFEST = "aligner.json"
+FORMAT = 1
+
+
+@dataclass
+class CascadeBundle:
+    """Everything inference needs.
+
+    Attributes:
+        model: the morphable model.
+        net: the ``cascade.net`` section (layer configuration).
+        input_size: crop side S, pixels.
+        crop_scale, crop_shift: see :func:`facealign.models.net_input.square_box`.
+        param_stats: crop-frame parameter z-score; ``param_stats.mean`` is p_0.
+        delta_stats: K z-scores of the stages' updates.
+        weights: K state dicts of Net_0 .. Net_{K-1}.
+        info: extra manifest fields (``mlflow_run_id``, ``val_nme``, ...).
+    """
+
+    model: MorphableModel
+    net: dict[str, Any]
+    input_size: int
+    crop_scale: float
+    crop_shift: float
+    param_stats: ZScore
+    delta_stats: list[ZScore]
+    weights: list[dict[str, torch.Tensor]]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stages(self) -> int:
+        return len(self.weights)
+
+    def build_nets(self, device: str | torch.device = "cpu") -> list[CascadeNet]:
+        """Net_0 .. Net_{K-1} with their weights, in eval mode on ``device``."""
+        cfg = NetConfig.from_section(self.net)
+        nets = []
+        for state in self.weights:
+            net = CascadeNet(cfg, self.input_size, n_params(self.model))
+            net.load_state_dict(state)
+            nets.append(net.to(device).eval())
+        return nets
+
+
+def save_bundle(bundle: CascadeBundle, directory: str | Path) -> Path:
+    """Write ``bundle`` as an aligner directory (atomically replacing an old one)."""
+    final = Path(directory)
+    tmp = final.with_name(final.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    weights = []
+    for k, state in enumerate(bundle.weights):
+        torch.save({name: t.detach().cpu() for name, t in state.items()}, tmp / f"stage{k}.pt")
+        weights.append(f"stage{k}.pt")
+    stats = {"params": bundle.param_stats, **{f"delta{k}": s for k, s in enumerate(bundle.delta_stats)}}
+    save_stats(tmp / "stats.npz", stats)
+    bundle.model.save(tmp / "face_model.npz")
+    manifest = {
+        **bundle.info, "family": "cascade", "format": FORMAT, "stages": bundle.stages,
+        "input_size": bundle.input_size, "crop_scale": bundle.crop_scale, "crop_shift": bundle.crop_shift,
+        "net": bundle.net, "weights": weights, "stats": "stats.npz", "face_model": "face_model.npz",
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+    return final
+
+
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    """The cascade's ``aligner.json``; errors name the file and the field."""
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory}: not a saved aligner (no {MANIFEST}); "
+                                f"train one with `facealign train-cascade` or `dvc repro train_cascade`")
+    manifest = json.loads(path.read_text())
+    if manifest.get("family") != "cascade":
+        raise ValueError(f"{path}: field 'family' is {manifest.get('family')!r}, not 'cascade'")
+    for key in ("stages", "input_size", "crop_scale", "crop_shift", "net", "weights", "stats", "face_model"):
+        if key not in manifest:
+            raise ValueError(f"{path}: missing field {key!r}")
+    return manifest
+
+
+def update_manifest(directory: str | Path, **fields: Any) -> None:
+    """Add or replace fields of ``aligner.json`` in place (e.g. the evaluation's results)."""
+    path = Path(directory) / MANIFEST
+    manifest = read_manifest(directory)
+    manifest.update(fields)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def load_bundle(directory: str | Path) -> CascadeBundle:
+    """Read an aligner directory written by :func:`save_bundle`."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    k = int(manifest["stages"])
+    stats = load_stats(directory / manifest["stats"], ["params", *[f"delta{i}" for i in range(k)]])
+    weights = []
+    for name in manifest["weights"]:
+        path = directory / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: stage weights missing")
+        weights.append(torch.load(path, map_location="cpu", weights_only=True))
+    known = {"family", "format", "stages", "input_size", "crop_scale", "crop_shift", "net", "weights",
+             "stats", "face_model"}
+    return CascadeBundle(
+        model=MorphableModel.load(directory / manifest["face_model"]), net=manifest["net"],
+        input_size=int(manifest["input_size"]), crop_scale=float(manifest["crop_scale"]),
+        crop_shift=float(manifest["crop_shift"]), param_stats=stats["params"],
+        delta_stats=[stats[f"delta{i}"] for i in range(k)], weights=weights,
+        info={key: v for key, v in manifest.items() if key not in known},
+    )
