@@ -7,10 +7,13 @@ vertices in view B give the same surface point in B (weak perspective is affine,
 is exact), and B's z-buffer says whether the point is visible there.
 
 * DFF: query pixels of A on a regular grid over A's face; each is matched to the pixel of
-  B (anywhere in the image) whose descriptor makes the smallest angle with it; the match
-  is kept when that angle is below ``max_angle_deg`` (the paper: 30 degrees).
-* SIFT: keypoints detected on A's face and anywhere in B, matched by L2 nearest neighbour
-  with the ratio test: kept when ``d1 * ratio < d2`` (the paper: ratio 1.3).
+  B whose descriptor makes the smallest angle with it; the match is kept when that angle
+  is below ``max_angle_deg`` (the paper: 30 degrees).
+* SIFT: keypoints detected on A's face and in B, matched by L2 nearest neighbour with the
+  ratio test: kept when ``d1 * ratio < d2`` (the paper: ratio 1.3).
+
+``search`` says where in B both methods look: ``"face"`` (B's face pixels: the face region
+is known, as when aligning a detected face) or ``"image"`` (all of B, background included).
 
 Only queries whose surface point is visible in B count.  A kept match is correct when it
 lies within ``tolerance_frac * image_size`` pixels of the true position.  Positions are
@@ -99,29 +102,33 @@ def grid_queries(corr: np.ndarray, stride: int) -> np.ndarray:
     return np.stack([xs[ok], ys[ok]], axis=1)
 
 
-def dff_match(desc_a: np.ndarray, desc_b: np.ndarray, queries: np.ndarray,
-              max_angle_deg: float) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest-angle matching of A's query descriptors among all of B's pixels.
+def dff_match(desc_a: np.ndarray, desc_b: np.ndarray, queries: np.ndarray, max_angle_deg: float,
+              mask_b: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest-angle matching of A's query descriptors among B's pixels.
 
     Args:
         desc_a, desc_b: (D, H, W) unit descriptors of the two views.
         queries: (Q, 2) int pixel positions (x, y) in A.
         max_angle_deg: matches at a larger angle are rejected.
+        mask_b: (H, W) bool, the candidate pixels of B (None: all).
     Returns:
         matches (Q, 2) float positions (x, y) in B and keep (Q,) bool.
     """
     d, h, w = desc_b.shape
     q = desc_a[:, queries[:, 1], queries[:, 0]].T  # (Q, D)
     cos = q @ desc_b.reshape(d, -1)  # (Q, H*W)
+    if mask_b is not None:
+        cos[:, ~mask_b.reshape(-1)] = -2.0
     best = cos.argmax(axis=1)
     angle = np.degrees(np.arccos(np.clip(cos[np.arange(len(best)), best], -1.0, 1.0)))
     matches = np.stack([best % w, best // w], axis=1).astype(np.float64)
     return matches, angle < max_angle_deg
 
 
-def sift_match(image_a: np.ndarray, image_b: np.ndarray, mask_a: np.ndarray,
-               ratio: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """SIFT keypoints on A's ``mask_a`` (H, W bool) matched into B with the ratio test.
+def sift_match(image_a: np.ndarray, image_b: np.ndarray, mask_a: np.ndarray, ratio: float,
+               mask_b: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SIFT keypoints on A's ``mask_a`` (H, W bool) matched into B's ``mask_b`` (None: all of
+    B) with the ratio test.
 
     Returns:
         (K, 2) every keypoint position (x, y) detected in A, then (M, 2) the kept keypoints
@@ -130,7 +137,7 @@ def sift_match(image_a: np.ndarray, image_b: np.ndarray, mask_a: np.ndarray,
     sift = cv2.SIFT_create()
     grey = [cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) for im in (image_a, image_b)]
     kp_a, des_a = sift.detectAndCompute(grey[0], mask_a.astype(np.uint8) * 255)
-    kp_b, des_b = sift.detectAndCompute(grey[1], None)
+    kp_b, des_b = sift.detectAndCompute(grey[1], None if mask_b is None else mask_b.astype(np.uint8) * 255)
     all_a = np.array([k.pt for k in kp_a]).reshape(-1, 2)
     empty = np.zeros((0, 2))
     if des_a is None or des_b is None or len(kp_b) < 2:
@@ -163,15 +170,18 @@ def match_pair(pair: ViewPair, desc: np.ndarray | None, cfg: dict) -> dict[str, 
     (DFF queried at SIFT's keypoints of A); ``desc`` (2, D, S, S), or None to skip DFF."""
     size = pair.images.shape[1]
     tol = float(cfg["tolerance_frac"]) * size
+    if cfg.get("search", "image") not in ("face", "image"):
+        raise ValueError(f"matching.search must be 'face' or 'image', got {cfg['search']!r}")
+    mask_b = pair.rasters[1].mask if cfg.get("search", "image") == "face" else None
     kp_all, pts_a, pts_b = sift_match(pair.images[0], pair.images[1], pair.rasters[0].mask,
-                                      float(cfg["sift_ratio"]))
+                                      float(cfg["sift_ratio"]), mask_b)
     out = {"sift": score(pair.corr, pts_a, pts_b, tol)}
     if desc is None:
         return out
     max_angle = float(cfg["max_angle_deg"])
     for name, queries in (("dff", grid_queries(pair.corr, int(cfg["grid_stride"]))),
                           ("dff_at_sift", np.clip(np.rint(kp_all), 0, size - 1).astype(int))):
-        matches, keep = dff_match(desc[0], desc[1], queries, max_angle)
+        matches, keep = dff_match(desc[0], desc[1], queries, max_angle, mask_b)
         out[name] = score(pair.corr, queries[keep].astype(float), matches[keep], tol)
     return out
 
@@ -226,7 +236,7 @@ def evaluate_matching(model: MorphableModel, describe, size: int, cfg: dict,
     methods = list(per_bin[next(iter(bins))][0]) if bins else []
     metrics: dict = {m: {b: summarize([c[m] for c in per_bin[b]]) for b in bins} for m in methods}
     metrics["bins_deg"] = bins
-    metrics["settings"] = {k: cfg[k] for k in ("n_pairs", "max_angle_deg", "sift_ratio",
-                                               "tolerance_frac", "grid_stride")}
+    metrics["settings"] = {k: cfg.get(k) for k in ("n_pairs", "max_angle_deg", "sift_ratio",
+                                                   "tolerance_frac", "grid_stride", "search")}
     metrics["settings"]["image_size"] = size
     return metrics, examples

@@ -24,7 +24,7 @@ def surface_code(pair: ViewPair, view: int, model: MorphableModel) -> np.ndarray
 
 
 def dff_transfer(desc_a: np.ndarray, desc_b: np.ndarray, code_a: np.ndarray, mask_b: np.ndarray,
-                 max_angle_deg: float, chunk: int = 2048) -> np.ndarray:
+                 max_angle_deg: float, mask_a: np.ndarray | None = None, chunk: int = 2048) -> np.ndarray:
     """(H, W, 3) colours of B's face pixels taken from their nearest-angle pixel in A.
 
     Args:
@@ -32,6 +32,7 @@ def dff_transfer(desc_a: np.ndarray, desc_b: np.ndarray, code_a: np.ndarray, mas
         code_a: (H, W, 3) colours of A's pixels.
         mask_b: (H, W) bool, the pixels of B to colour.
         max_angle_deg: rejection threshold; rejected pixels stay black.
+        mask_a: (H, W) bool, the candidate pixels of A (None: all).
     """
     d, h, w = desc_a.shape
     flat_a = desc_a.reshape(d, -1)
@@ -41,6 +42,8 @@ def dff_transfer(desc_a: np.ndarray, desc_b: np.ndarray, code_a: np.ndarray, mas
     for start in range(0, len(rows), chunk):
         r, c = rows[start : start + chunk], cols[start : start + chunk]
         cos = desc_b[:, r, c].T @ flat_a
+        if mask_a is not None:
+            cos[:, ~mask_a.reshape(-1)] = -2.0
         best = cos.argmax(axis=1)
         ok = cos[np.arange(len(best)), best] >= min_cos
         out[r[ok], c[ok]] = code_a.reshape(-1, 3)[best[ok]]
@@ -48,8 +51,9 @@ def dff_transfer(desc_a: np.ndarray, desc_b: np.ndarray, code_a: np.ndarray, mas
 
 
 def save_correspondence_figure(examples: list[tuple[str, ViewPair, np.ndarray]], model: MorphableModel,
-                               path: str | Path, max_angle_deg: float) -> Path:
-    """One row per (label, pair, descriptors (2, D, S, S)): A, B, A's code, B's true code, B by DFF."""
+                               path: str | Path, max_angle_deg: float, face_only: bool = True) -> Path:
+    """One row per (label, pair, descriptors (2, D, S, S)): A, B, A's code, B's true code, B by DFF
+    (matched among A's face pixels when ``face_only``, else among all of A)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,7 +63,8 @@ def save_correspondence_figure(examples: list[tuple[str, ViewPair, np.ndarray]],
     fig, axes = plt.subplots(len(examples), 5, figsize=(12.5, 2.7 * len(examples)), squeeze=False)
     for row, (label, pair, desc) in enumerate(examples):
         code_a, code_b = surface_code(pair, 0, model), surface_code(pair, 1, model)
-        moved = dff_transfer(desc[0], desc[1], code_a, pair.rasters[1].mask, max_angle_deg)
+        moved = dff_transfer(desc[0], desc[1], code_a, pair.rasters[1].mask, max_angle_deg,
+                             pair.rasters[0].mask if face_only else None)
         panels = [pair.images[0], pair.images[1], code_a, code_b, moved]
         for col, (ax, img) in enumerate(zip(axes[row], panels, strict=True)):
             ax.imshow(np.clip(img, 0, 255 if img.dtype == np.uint8 else 1))

@@ -33,7 +33,8 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(metrics, indent=2) + "\n")
     figure = output.with_name(f"{output.stem}_pair.png")
-    save_correspondence_figure(examples, model, figure, float(sec["max_angle_deg"]))
+    save_correspondence_figure(examples, model, figure, float(sec["max_angle_deg"]),
+                               face_only=sec.get("search", "image") == "face")
     print(f"{'bin':<8} {'method':<12} {'precision':>9} {'matches':>8}")
     for name in metrics["bins_deg"]:
         for method in ("dff", "dff_at_sift", "sift"):

@@ -28,7 +28,7 @@ from facegeom.rasterize import interpolate, rasterize
 
 CFG = {"n_pairs": 1, "bins_deg": {"small": [0, 30], "large": [60, 90]}, "yaw_max_deg": 90,
        "pitch_max_deg": 10, "roll_max_deg": 10, "face_scale": [0.6, 0.7], "max_angle_deg": 30,
-       "sift_ratio": 1.3, "tolerance_frac": 0.05, "grid_stride": 4, "seed": 0}
+       "sift_ratio": 1.3, "tolerance_frac": 0.05, "grid_stride": 4, "search": "face", "seed": 0}
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,11 @@ def test_nearest_angle_matching_finds_shifted_descriptors_and_rejects_wide_angle
     np.testing.assert_array_equal(matches, (queries + [5, 2]) % 12)
     _, keep = dff_match(desc_a, unit_noise(rng, (32, 12, 12)), queries, max_angle_deg=30)
     assert not keep.any()  # unrelated descriptors are ~90 degrees apart in 32-d
+    allowed = np.zeros((12, 12), bool)
+    allowed[:, :6] = True  # the true matches of the first two queries lie at x = 8 and 3
+    matches, _ = dff_match(desc_a, desc_b, queries, max_angle_deg=30, mask_b=allowed)
+    assert allowed[matches[:, 1].astype(int), matches[:, 0].astype(int)].all()
+    assert matches[1].tolist() == [3, 0]
 
 
 def test_sift_ratio_test_matches_a_translated_texture_correctly():
