@@ -117,7 +117,10 @@ def _tuner(state: dict[str, Any], settings: SweepSettings, family: Family, spec:
             metric=family.metric, mode="min", num_samples=settings.num_samples,
             search_alg=build_searcher(settings, cluster.max_concurrent_trials(settings)),
             scheduler=build_scheduler(settings, state["space"], total_epochs),
-            trial_dirname_creator=_trial_dirname, trial_name_creator=_trial_dirname),
+            trial_dirname_creator=_trial_dirname, trial_name_creator=_trial_dirname,
+            # a trial's actor runs the next trial (no new process importing torch each time);
+            # Tune falls back to a new actor when the old trial's thread does not end in time
+            reuse_actors=True),
         run_config=tune.RunConfig(
             name=name, storage_path=storage, callbacks=callbacks, verbose=max(verbose - 1, 0),
             # PBT has no horizon of its own: a trial copied from one that had finished would
