@@ -151,28 +151,28 @@ def run_sweep(settings: SweepSettings, cfg: dict, resume: bool = False,
         if state.get("finished"):
             raise ResumeError(f"sweep {settings.experiment!r} has already finished: see "
                               f"{settings.experiment_dir / BEST_FILE}")
-        address = settings.address
-        settings = SweepSettings.from_json(state["settings"])
-        settings = SweepSettings.from_json({**settings.to_json(), "address": address})
-        mlflow_logging.reopen_run(state["tracking_uri"], state["parent_run_id"])
+        settings = SweepSettings.from_json({**state["settings"], "address": settings.address})
     family = get_family(settings.model)
     train_cfg = training_config(cfg, settings, family)
-    if not resume:
+    if resume:
+        mlflow_logging.reopen_run(state["tracking_uri"], state["parent_run_id"])
+    else:
         state = _new_state(settings, cfg, family)
     results.write_json(settings.experiment_dir / STATE_FILE, state)
-    cluster.connect(settings)
-    import ray
-
-    print(cluster.describe(settings, ray.cluster_resources()))
     spec = TrialSpec(family=family, base_cfg=train_cfg, max_epochs=settings.max_epochs,
                      cpus=settings.cpus_per_trial, gpus=settings.gpus_per_trial,
                      workers=settings.workers_per_trial, pbt=settings.scheduler == "pbt",
                      storage=f"{settings.tune_storage}/train", train_fn=train_fn, quiet=verbose < 2)
     uri, parent = state["tracking_uri"], state["parent_run_id"]
-    start = time.perf_counter()
     try:
-        grid = _tuner(state, settings, family, spec, resume, verbose).fit()
-    except BaseException as exc:  # a second Ctrl-C, or a driver-side error: close the record first
+        cluster.connect(settings)
+        import ray
+
+        print(cluster.describe(settings, ray.cluster_resources()))
+        tuner = _tuner(state, settings, family, spec, resume, verbose)
+        start = time.perf_counter()
+        grid = tuner.fit()
+    except BaseException as exc:  # Ctrl-C twice, no cluster, a driver-side error: close the record
         status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
         mlflow_logging.close_unfinished_children(uri, state["mlflow_experiment_id"], parent)
         mlflow_logging.end_run(uri, parent, status)

@@ -105,6 +105,9 @@ class SweepSettings:
                 f"of a GPU; NCCL needs one whole GPU per worker (use a multiple of {w})")
         if self.scheduler == "pbt" and self.num_samples < 2:
             raise SettingsError("--scheduler pbt needs at least 2 samples (it copies good trials)")
+        if self.scheduler == "pbt" and w > 1:
+            raise SettingsError("--scheduler pbt resumes trials from Tune checkpoints, which data-parallel "
+                                "trials do not report: use --workers-per-trial 1 with pbt")
         if not self.experiment or "/" in self.experiment:
             raise SettingsError(f"--experiment: {self.experiment!r} is not a valid name")
         return self

@@ -55,6 +55,7 @@ def test_remote_storage_is_kept_as_a_uri(section):
     ({"num_samples": 0}, "--num-samples"),
     ({"workers_per_trial": 2, "gpus_per_trial": 1}, "NCCL needs one whole GPU"),
     ({"scheduler": "pbt", "num_samples": 1}, "at least 2 samples"),
+    ({"scheduler": "pbt", "workers_per_trial": 2}, "use --workers-per-trial 1 with pbt"),
     ({"cpus_per_trial": 0}, "--cpus-per-trial"),
 ])
 def test_settings_that_cannot_run_are_refused_with_the_flag_named(section, flags, message):
