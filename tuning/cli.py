@@ -1,4 +1,4 @@
-"""``python tuning/sweep.py``: Ray Tune sweeps over learning-rate schedules.
+"""Ray Tune sweeps over learning-rate schedules: the command line of ``python tuning/sweep.py``.
 
 Defaults come from the ``tune:`` section of ``params.yaml``; flags override them.  Run it
 from the project root (where ``params.yaml``, the data and ``mlflow.db`` are).

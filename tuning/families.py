@@ -64,6 +64,10 @@ class Family:
             cfg["segment"]["output"] = str(Path(cfg["segment"]["output"]).resolve())
         return cfg
 
+    def train_section(self, cfg: dict) -> dict:
+        """The config section the family's ``train`` reads its settings from."""
+        return cfg["cascade"] if self.name == "cascade" else cfg["dff"]
+
     def n_fits(self, cfg: dict) -> int:
         """``trainer.fit`` calls one training makes (one per cascade stage)."""
         return int(cfg["cascade"]["stages"]) if self.name == "cascade" else 1
@@ -116,8 +120,8 @@ class Family:
         so it gets a throw-away store inside the trial directory.
         """
         if self.name == "dff":
-            store = Path(trial_dir) / "mlflow-scratch.db"
-            os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store}"
+            Path(trial_dir).mkdir(parents=True, exist_ok=True)
+            os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path(trial_dir) / 'mlflow-scratch.db'}"
 
 
 FAMILIES: dict[str, Family] = {

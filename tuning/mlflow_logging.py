@@ -10,6 +10,7 @@ it), failed after its retries (FAILED) or interrupted (KILLED, reopened on ``--r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ray.tune import Callback
@@ -90,12 +91,17 @@ class MlflowSweepLogger(Callback):
         metric: the reported metric (logged per epoch, step = ``epoch``).
         max_epochs: epochs of a full trial (a trial that ends sooner was stopped early).
         sweep_params: settings logged on every child run (model, scheduler, resources ...).
+        train_params: ``train_params(trial_config) -> {name: value}``, the family settings the
+            trial trains with (e.g. ``cascade.schedule_knobs.min_factor``); must be picklable.
+            Without it the trial's schedule knobs are logged as ``knobs.*``.
     """
 
     def __init__(self, tracking_uri: str, experiment_id: str, parent_run_id: str, metric: str,
-                 max_epochs: int, sweep_params: dict[str, Any]) -> None:
+                 max_epochs: int, sweep_params: dict[str, Any],
+                 train_params: Callable[[dict], dict[str, Any]] | None = None) -> None:
         self.tracking_uri, self.experiment_id, self.parent_run_id = tracking_uri, experiment_id, parent_run_id
         self.metric, self.max_epochs, self.sweep_params = metric, int(max_epochs), dict(sweep_params)
+        self.train_params = train_params
         self._runs: dict[str, str] = {}
         self._client_obj: Any = None
 
@@ -121,8 +127,11 @@ class MlflowSweepLogger(Callback):
         config = dict(trial.config)
         schedule = config.get("schedule", "")
         params = {k: v for k, v in config.items() if k != "knobs"}
-        params.update({f"knobs.{k}": v for k, v in schedule_knobs(config, self.max_epochs).items()})
         params.update(flatten(self.sweep_params, "sweep."))
+        if self.train_params:
+            params.update(self.train_params(config))
+        else:
+            params.update({f"knobs.{k}": v for k, v in schedule_knobs(config, self.max_epochs).items()})
         run = self._client.create_run(self.experiment_id, run_name=f"{trial.trial_id}-{schedule or 'trial'}",
                                       tags={PARENT_TAG: self.parent_run_id, TRIAL_TAG: trial.trial_id,
                                             "schedule": str(schedule), "trial_name": str(trial)})

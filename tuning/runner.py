@@ -10,13 +10,14 @@ continues it without re-running finished trials.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from facealign.config import set_dotted
+from facealign.config import flatten, set_dotted
 from tuning import cluster, mlflow_logging, results
 from tuning.families import Family, get_family
 from tuning.progress import ConsoleProgress
@@ -58,6 +59,16 @@ def training_config(cfg: dict, settings: SweepSettings, family: Family) -> dict:
 
 def _trial_dirname(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
+
+
+def trial_train_params(spec: TrialSpec, trial_config: dict[str, Any]) -> dict[str, Any]:
+    """The family section a trial trains with, as dotted ``params.yaml`` keys (``cascade.lr`` ...).
+
+    Placeholders stand for what only the trial knows (its folder; its device is per trial).
+    """
+    cfg = spec.family.trial_config(spec.base_cfg, trial_config, spec.max_epochs, "<trial dir>",
+                                   "gpu" if spec.gpus else "cpu", max(1, int(spec.cpus)), spec.pbt)
+    return flatten({spec.family.name: spec.family.train_section(cfg)})
 
 
 def _new_state(settings: SweepSettings, cfg: dict, family: Family) -> dict[str, Any]:
@@ -107,7 +118,8 @@ def _tuner(state: dict[str, Any], settings: SweepSettings, family: Family, spec:
                                     "cpus_per_trial": settings.cpus_per_trial,
                                     "gpus_per_trial": settings.gpus_per_trial,
                                     "workers_per_trial": settings.workers_per_trial,
-                                    "train_overrides": settings.train_overrides})
+                                    "train_overrides": settings.train_overrides},
+        train_params=functools.partial(trial_train_params, spec))
     callbacks = [logger] + ([ConsoleProgress(family.metric, total_epochs)] if verbose == 1 else [])
     storage, name = state["tune_path"].rsplit("/", 1)
     return tune.Tuner(

@@ -42,6 +42,9 @@ def test_two_trial_asha_sweep_leaves_parent_children_best_json_and_a_candidate(s
     assert best["mlflow_run_id"] in {c.info.run_id for c in children}
     for child in children:
         assert {"lr", "schedule", "weight_decay", "batch_size", "seed"} <= set(child.data.params)
+        # ... and the whole cascade section the trial trained with
+        assert child.data.params["cascade.schedule"] == child.data.params["schedule"]
+        assert child.data.params["cascade.max_epochs"] == "3"
         history = client.get_metric_history(child.info.run_id, "val_nme")
         assert [m.step for m in history] == list(range(1, int(child.data.tags["epochs_run"]) + 1))
 
