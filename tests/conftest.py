@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,22 @@ def tiny_dataset(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory
     synthesize_split(tiny_model_path, cfg, "train", 24, out, workers=1, progress=False)
     synthesize_split(tiny_model_path, cfg, "test", 12, out, workers=1, progress=False)
     return out
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_state_does_not_leak_between_tests():
+    """End any MLflow run a test left active and restore ``MLFLOW_TRACKING_URI``.
+
+    MLflow keeps its active-run stack and tracking URI per process; without this, one
+    test's leftovers decide where the next test's runs go.
+    """
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is not None:
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+    if saved is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = saved
