@@ -8,9 +8,12 @@ box, and randomly perturbed copies (scale, shift, angles).  For iteration ``k``:
 1. ``F`` = descriptors at the visible projected landmarks of every current estimate;
 2. ridge regressions from ``F`` to the landmark residuals ``X* - X_k`` and the camera
    residuals ``w* - w_k`` (ground truth from the 3DMM parameters of each image);
-3. the learned map is applied to every training estimate and the face model is refitted
-   to the moved landmarks (shape least squares), which yields the estimates, their
-   meshes and visibilities that iteration ``k + 1`` learns from.
+3. every training estimate is moved by the map's out-of-fold prediction (a map fitted on
+   the other folds, so the estimates stay as imperfect as unseen faces' would be) and the
+   face model is refitted to the moved landmarks (shape least squares), which yields the
+   estimates, meshes and visibilities that iteration ``k + 1`` learns from.
+
+The ridge strength of each iteration is chosen by the same cross-validation.
 
 :func:`fit_cascade` is the array-level core; :func:`train` reads the data, writes the
 aligner directory and records everything in MLflow.
@@ -29,7 +32,7 @@ import numpy as np
 
 from facealign.sdm.descriptors import Descriptor
 from facealign.sdm.landmark_set import landmark_vertices
-from facealign.sdm.regression import Cascade, ridge
+from facealign.sdm.regression import Cascade, select_ridge
 from facealign.sdm.settings import DESCRIPTORS, SDMSettings
 from facealign.sdm.state import SDMGeometry, SDMState, features
 from facealign.sdm.training_data import TrainingSet, load_training_set, select_records
@@ -77,15 +80,17 @@ def fit_cascade(geometry: SDMGeometry, descriptor: Descriptor, data: TrainingSet
         rng: source of the initial perturbations.
         log: optional ``print``-like callable for progress lines.
     Returns:
-        the cascade and, per iteration, ``{"iteration", "train_nme", "seconds"}`` (NME as
-        a fraction, over all training estimates, after the iteration's update).
+        the cascade and, per iteration, ``{"iteration", "train_nme", "seconds", "ridge"}``
+        (NME as a fraction, over all training estimates, after the iteration's update;
+        ``ridge`` the strength used).
     """
     states = perturbed_states(geometry, data.boxes, settings, rng)
     n_inits = len(states)
     gt_pose = np.tile(data.pose, (n_inits, 1))
     gt_points = np.tile(data.points, (n_inits, 1, 1))
     state = SDMState(np.concatenate([s.pose for s in states]), np.concatenate([s.coeffs for s in states]))
-    history = [{"iteration": 0, "train_nme": landmark_nme(geometry, state, gt_points), "seconds": 0.0}]
+    history = [{"iteration": 0, "train_nme": landmark_nme(geometry, state, gt_points), "seconds": 0.0,
+                "ridge": 0.0}]
     maps = []
     n = len(data)
     for k in range(settings.iterations):
@@ -95,13 +100,15 @@ def fit_cascade(geometry: SDMGeometry, descriptor: Descriptor, data: TrainingSet
                      SDMState(state.pose[j * n : (j + 1) * n], state.coeffs[j * n : (j + 1) * n]))
             for j in range(n_inits)
         ])
-        descent = ridge(feats, geometry.residual(state, gt_points, gt_pose), settings.ridge)
-        state = geometry.update(state, descent(feats), descriptor.image_size)
-        maps.append(descent)
+        fit = select_ridge(feats, geometry.residual(state, gt_points, gt_pose), settings.ridge,
+                           settings.cv_folds, slice(0, 2 * geometry.n_points), settings.seed + k)
+        state = geometry.update(state, fit.predictions, descriptor.image_size)
+        maps.append(fit.descent)
+        strength = fit.strength
         history.append({"iteration": k + 1, "train_nme": landmark_nme(geometry, state, gt_points),
-                        "seconds": time.perf_counter() - start})
+                        "seconds": time.perf_counter() - start, "ridge": strength})
         if log is not None:
-            log(f"  iteration {k + 1}: train NME {100 * history[-1]['train_nme']:.2f}% "
+            log(f"  iteration {k + 1}: train NME {100 * history[-1]['train_nme']:.2f}%, ridge {strength:g} "
                 f"({history[-1]['seconds']:.1f} s, {feats.shape[0]} samples x {feats.shape[1]} features)")
     return Cascade(tuple(maps)), history
 
@@ -191,6 +198,7 @@ def train(cfg: dict, descriptor: str, output: str | Path | None = None,
             f"(+{n_val} validation), {desc.image_size} px crops, descriptors in {prepare_s:.1f} s")
         cascade, history = fit_cascade(geometry, desc, data, settings, rng, log=log)
         metrics: dict[str, float] = {f"train_nme_{h['iteration']}": 100 * h["train_nme"] for h in history}
+        metrics.update({f"ridge_{h['iteration']}": h["ridge"] for h in history[1:]})
         metrics.update({"prepare_s": prepare_s, "regression_s": sum(h["seconds"] for h in history),
                         "n_train_images": float(len(data)), "n_val_images": float(n_val),
                         "n_features": float(desc.dim * len(vertex_ids))})

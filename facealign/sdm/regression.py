@@ -28,6 +28,28 @@ class DescentMap:
         return (np.asarray(features, np.float32) @ self.matrix).astype(np.float64) + self.bias
 
 
+def _penalty(fc: np.ndarray, strength: float) -> float:
+    """Absolute ridge penalty: ``strength`` times the summed per-feature variance (sum Fc^2 / D)."""
+    return max(strength * float(np.einsum("ij,ij->", fc, fc, dtype=np.float64)) / fc.shape[1], 1e-12)
+
+
+def _solve(fc: np.ndarray, yc: np.ndarray, lam: float, gram: np.ndarray | None = None) -> np.ndarray:
+    """Ridge weights (D, M) for centred ``fc`` (N, D) float32 and ``yc`` (N, M).
+
+    ``gram`` is ``fc @ fc.T`` (dual form, N <= D) or ``fc.T @ fc`` (primal), computed when None.
+    """
+    n, d = fc.shape
+    dual = n <= d
+    if gram is None:
+        gram = (fc @ fc.T if dual else fc.T @ fc).astype(np.float64)
+    system = gram + lam * np.eye(len(gram))
+    if dual:
+        alpha = scipy.linalg.solve(system, yc, assume_a="pos")
+        return fc.T @ alpha.astype(np.float32)
+    rhs = (fc.T @ yc.astype(np.float32)).astype(np.float64)
+    return scipy.linalg.solve(system, rhs, assume_a="pos").astype(np.float32)
+
+
 def ridge(features: np.ndarray, targets: np.ndarray, strength: float) -> DescentMap:
     """Fit ``targets ~ features @ W + b`` by ridge regression (intercept unpenalised).
 
@@ -40,27 +62,77 @@ def ridge(features: np.ndarray, targets: np.ndarray, strength: float) -> Descent
         targets: (N, M) regression targets.
         strength: relative ridge strength, > 0.
     """
-    if strength <= 0:
-        raise ValueError(f"ridge strength must be positive, got {strength}")
+    return select_ridge(features, targets, (strength,), folds=0).descent
+
+
+@dataclass(frozen=True)
+class RidgeFit:
+    """A descent map fitted on all samples, with its cross-validation.
+
+    Attributes:
+        descent: the map fitted on all samples with the chosen strength.
+        strength: the chosen relative strength.
+        scores: ``{strength: out-of-fold mean squared error}`` of the scored outputs (empty
+            without cross-validation).
+        predictions: (N, M) out-of-fold predictions of the chosen strength (every sample
+            predicted by a map that did not see it), or the in-sample ones without folds.
+    """
+
+    descent: DescentMap
+    strength: float
+    scores: dict[float, float]
+    predictions: np.ndarray
+
+
+def select_ridge(features: np.ndarray, targets: np.ndarray, strengths: tuple[float, ...],
+                 folds: int = 3, score_outputs: slice = slice(None), seed: int = 0) -> RidgeFit:
+    """:func:`ridge` with its strength chosen by ``folds``-fold cross-validation.
+
+    Every strength is fitted ``folds`` times on all but one fold (reusing one Gram matrix)
+    and scored by the mean squared error of the ``score_outputs`` columns on the left-out
+    folds; the best is refitted on all samples.  The out-of-fold predictions are kept: a
+    cascade that moves its training estimates with them trains the next iteration on
+    estimates as good (or bad) as those it will meet at test time.  With one strength and
+    ``folds < 2`` this is plain :func:`ridge`.
+
+    Args:
+        features: (N, D) samples.
+        targets: (N, M) regression targets.
+        strengths: relative strengths to try, > 0.
+        folds: cross-validation folds (< 2: none).
+        score_outputs: the target columns that the choice is scored on.
+        seed: seed of the fold assignment.
+    """
+    if not strengths or min(strengths) <= 0:
+        raise ValueError(f"ridge strengths must be positive, got {strengths}")
     f = np.asarray(features, np.float32)
     y = np.asarray(targets, np.float64)
     n, d = f.shape
     f_mean, y_mean = f.mean(0, dtype=np.float64), y.mean(0)
     fc = f - f_mean.astype(np.float32)
     yc = y - y_mean
-    lam = strength * float(np.einsum("ij,ij->", fc, fc, dtype=np.float64)) / d
-    lam = max(lam, 1e-12)
-    if n <= d:
-        gram = (fc @ fc.T).astype(np.float64)
-        gram[np.diag_indices(n)] += lam
-        alpha = scipy.linalg.solve(gram, yc, assume_a="pos")
-        w = fc.T @ alpha.astype(np.float32)
+    dual = n <= d
+    gram = (fc @ fc.T if dual else fc.T @ fc).astype(np.float64)
+    scores: dict[float, float] = {}
+    oof: dict[float, np.ndarray] = {}
+    if folds >= 2 and n >= 2 * folds:
+        fold_of = np.random.default_rng(seed).permutation(n) % folds
+        for strength in strengths:
+            pred = np.empty_like(yc)
+            for k in range(folds):
+                out, fit = np.flatnonzero(fold_of == k), np.flatnonzero(fold_of != k)
+                sub = gram[np.ix_(fit, fit)] if dual else gram - (fc[out].T @ fc[out]).astype(np.float64)
+                w = _solve(fc[fit], yc[fit], _penalty(fc[fit], strength), sub)
+                bias = yc[fit].mean(0) - fc[fit].mean(0, dtype=np.float64) @ w.astype(np.float64)
+                pred[out] = (fc[out] @ w).astype(np.float64) + bias
+            scores[float(strength)] = float(np.mean((yc - pred)[:, score_outputs] ** 2))
+            oof[float(strength)] = pred + y_mean
+        best = min(scores, key=scores.get)
     else:
-        gram = (fc.T @ fc).astype(np.float64)
-        gram[np.diag_indices(d)] += lam
-        w = scipy.linalg.solve(gram, (fc.T @ yc.astype(np.float32)).astype(np.float64), assume_a="pos")
-    w = np.asarray(w, np.float32)
-    return DescentMap(w, y_mean - f_mean @ w.astype(np.float64))
+        best = float(strengths[0])
+    w = _solve(fc, yc, _penalty(fc, best), gram)
+    descent = DescentMap(w, y_mean - f_mean @ w.astype(np.float64))
+    return RidgeFit(descent, best, scores, oof[best] if oof else descent(f))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,11 @@ class SDMSettings:
         shape_noise: landmark noise of the shape prior, fraction of the crop side.
         crop_scale: crop side / longer side of the face box.
         visibility_scale: per-iteration z-buffer size relative to the crop.
-        ridge: relative ridge strength (see :func:`facealign.sdm.regression.ridge`).
+        ridge: relative ridge strengths (see :func:`facealign.sdm.regression.ridge`); with
+            several, each iteration picks one by cross-validation
+            (:func:`facealign.sdm.regression.select_ridge`), so DFF and SIFT each get theirs.
+        cv_folds: cross-validation folds; the training estimates move by out-of-fold
+            predictions (< 2: no cross-validation, in-sample updates, first strength).
         train_images: training images fitted (0 = all of the training folder but the
             validation images).
         validation_images: further training-folder images held out for validation.
@@ -43,7 +47,8 @@ class SDMSettings:
     shape_noise: float = 0.01
     crop_scale: float = 1.5
     visibility_scale: float = 0.5
-    ridge: float = 20.0
+    ridge: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0)
+    cv_folds: int = 3
     train_images: int = 1400
     validation_images: int = 100
     inits_per_image: int = 1
@@ -62,7 +67,8 @@ class SDMSettings:
             "n_landmarks": self.n_landmarks >= 68, "iterations": self.iterations >= 1,
             "n_id": self.n_id >= 0, "n_exp": self.n_exp >= 0, "shape_noise": self.shape_noise > 0,
             "crop_scale": self.crop_scale > 0,
-            "visibility_scale": 0 < self.visibility_scale <= 1, "ridge": self.ridge > 0,
+            "visibility_scale": 0 < self.visibility_scale <= 1,
+            "ridge": len(self.ridge) > 0 and min(self.ridge) > 0,
             "train_images": self.train_images >= 0,
             "validation_images": self.validation_images >= 0, "inits_per_image": self.inits_per_image >= 1,
             "sift_image_size": self.sift_image_size >= 16, "sift_patch": self.sift_patch > 0,
@@ -79,7 +85,13 @@ class SDMSettings:
         if unknown:
             raise ValueError(f"sdm: unknown parameter(s) {', '.join(unknown)}")
         defaults = cls()
-        values = {k: type(getattr(defaults, k))(v) for k, v in section.items()}
+        values = {}
+        for key, value in section.items():
+            if isinstance(getattr(defaults, key), tuple):
+                items = value if isinstance(value, list | tuple) else [value]
+                values[key] = tuple(float(v) for v in items)
+            else:
+                values[key] = type(getattr(defaults, key))(value)
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facealign.sdm.regression import Cascade, DescentMap, ridge
+from facealign.sdm.regression import Cascade, DescentMap, ridge, select_ridge
 
 
 def _linear_problem(n: int, d: int, m: int, seed: int = 0):
@@ -76,3 +76,31 @@ def test_loading_a_damaged_cascade_names_the_file(tmp_path):
         Cascade.load(tmp_path / "bad.npz")
     with pytest.raises(FileNotFoundError, match="missing.npz"):
         Cascade.load(tmp_path / "missing.npz")
+
+
+def test_cross_validation_prefers_weak_ridge_for_signal_and_strong_ridge_for_noise():
+    x, _, _, y = _linear_problem(120, 200, 2, seed=5)  # n < d: the dual form
+    fit = select_ridge(x, y, (1e-4, 1e-2, 1.0, 100.0))
+    assert fit.strength <= 1e-2 and set(fit.scores) == {1e-4, 1e-2, 1.0, 100.0}
+    noise = np.random.default_rng(6).normal(size=(120, 2))
+    assert select_ridge(x, noise, (1e-4, 1e-2, 1.0, 100.0)).strength == 100.0
+
+
+def test_out_of_fold_predictions_come_from_maps_that_did_not_see_the_sample():
+    x, _, _, _ = _linear_problem(90, 300, 1, seed=9)
+    memorised = np.random.default_rng(10).normal(size=(90, 1))  # no signal: only memorisable
+    fit = select_ridge(x, memorised, (1e-6,), folds=3)
+    in_sample = fit.descent(x)
+    assert np.mean((in_sample - memorised) ** 2) < 1e-3  # the full fit memorises ...
+    assert np.mean((fit.predictions - memorised) ** 2) > 0.5  # ... out-of-fold it cannot
+
+
+def test_selection_scores_only_the_requested_outputs_and_works_in_primal_form():
+    x, _, _, y = _linear_problem(300, 8, 1, seed=7)  # n > d: the primal form
+    rng = np.random.default_rng(8)
+    targets = np.concatenate([y, rng.normal(size=(300, 1)) * 100], 1)  # a loud pure-noise column
+    assert select_ridge(x, targets, (1e-4, 1e4), score_outputs=slice(0, 1)).strength == 1e-4
+    single = select_ridge(x, targets, (0.5,), folds=0)
+    assert single.strength == 0.5 and single.scores == {}
+    np.testing.assert_allclose(single.descent.matrix, ridge(x, targets, 0.5).matrix)
+    np.testing.assert_allclose(single.predictions, single.descent(x))

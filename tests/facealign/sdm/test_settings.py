@@ -24,7 +24,7 @@ def test_the_dataclass_defaults_are_the_pipeline_defaults():
 
 def test_bad_values_and_unknown_keys_name_the_parameter():
     with pytest.raises(ValueError, match="sdm.ridge"):
-        SDMSettings(ridge=0.0)
+        SDMSettings(ridge=(1.0, 0.0))
     with pytest.raises(ValueError, match="sdm.visibility_scale"):
         SDMSettings(visibility_scale=2.0)
     with pytest.raises(ValueError, match="unknown parameter"):
