@@ -117,16 +117,17 @@ def select_ridge(features: np.ndarray, targets: np.ndarray, strengths: tuple[flo
     oof: dict[float, np.ndarray] = {}
     if folds >= 2 and n >= 2 * folds:
         fold_of = np.random.default_rng(seed).permutation(n) % folds
-        for strength in strengths:
-            pred = np.empty_like(yc)
-            for k in range(folds):
-                out, fit = np.flatnonzero(fold_of == k), np.flatnonzero(fold_of != k)
-                sub = gram[np.ix_(fit, fit)] if dual else gram - (fc[out].T @ fc[out]).astype(np.float64)
+        preds = {float(s): np.empty_like(yc) for s in strengths}
+        for k in range(folds):
+            out, fit = np.flatnonzero(fold_of == k), np.flatnonzero(fold_of != k)
+            sub = gram[np.ix_(fit, fit)] if dual else gram - (fc[out].T @ fc[out]).astype(np.float64)
+            for strength, pred in preds.items():
                 w = _solve(fc[fit], yc[fit], _penalty(fc[fit], strength), sub)
                 bias = yc[fit].mean(0) - fc[fit].mean(0, dtype=np.float64) @ w.astype(np.float64)
                 pred[out] = (fc[out] @ w).astype(np.float64) + bias
-            scores[float(strength)] = float(np.mean((yc - pred)[:, score_outputs] ** 2))
-            oof[float(strength)] = pred + y_mean
+        for strength, pred in preds.items():
+            scores[strength] = float(np.mean((yc - pred)[:, score_outputs] ** 2))
+            oof[strength] = pred + y_mean
         best = min(scores, key=scores.get)
     else:
         best = float(strengths[0])
