@@ -33,13 +33,15 @@ def _penalty(fc: np.ndarray, strength: float) -> float:
     return max(strength * float(np.einsum("ij,ij->", fc, fc, dtype=np.float64)) / fc.shape[1], 1e-12)
 
 
-def _solve(fc: np.ndarray, yc: np.ndarray, lam: float, gram: np.ndarray | None = None) -> np.ndarray:
+def _solve(fc: np.ndarray, yc: np.ndarray, lam: float, gram: np.ndarray | None = None,
+           dual: bool | None = None) -> np.ndarray:
     """Ridge weights (D, M) for centred ``fc`` (N, D) float32 and ``yc`` (N, M).
 
-    ``gram`` is ``fc @ fc.T`` (dual form, N <= D) or ``fc.T @ fc`` (primal), computed when None.
+    ``gram`` is ``fc @ fc.T`` (dual form, default when N <= D) or ``fc.T @ fc`` (primal),
+    computed when None.
     """
     n, d = fc.shape
-    dual = n <= d
+    dual = n <= d if dual is None else dual
     if gram is None:
         gram = (fc @ fc.T if dual else fc.T @ fc).astype(np.float64)
     system = gram + lam * np.eye(len(gram))
@@ -122,16 +124,22 @@ def select_ridge(features: np.ndarray, targets: np.ndarray, strengths: tuple[flo
             out, fit = np.flatnonzero(fold_of == k), np.flatnonzero(fold_of != k)
             sub = gram[np.ix_(fit, fit)] if dual else gram - (fc[out].T @ fc[out]).astype(np.float64)
             for strength, pred in preds.items():
-                w = _solve(fc[fit], yc[fit], _penalty(fc[fit], strength), sub)
-                bias = yc[fit].mean(0) - fc[fit].mean(0, dtype=np.float64) @ w.astype(np.float64)
-                pred[out] = (fc[out] @ w).astype(np.float64) + bias
+                if dual:  # everything from the Gram matrix: no (D, M) weights per fold
+                    lam = max(strength * float(np.trace(sub)) / d, 1e-12)
+                    alpha = scipy.linalg.solve(sub + lam * np.eye(len(sub)), yc[fit], assume_a="pos")
+                    bias = yc[fit].mean(0) - (sub @ alpha).mean(0)
+                    pred[out] = gram[np.ix_(out, fit)] @ alpha + bias
+                else:
+                    w = _solve(fc[fit], yc[fit], _penalty(fc[fit], strength), sub, dual=False)
+                    bias = yc[fit].mean(0) - fc[fit].mean(0, dtype=np.float64) @ w.astype(np.float64)
+                    pred[out] = (fc[out] @ w).astype(np.float64) + bias
         for strength, pred in preds.items():
             scores[strength] = float(np.mean((yc - pred)[:, score_outputs] ** 2))
             oof[strength] = pred + y_mean
         best = min(scores, key=scores.get)
     else:
         best = float(strengths[0])
-    w = _solve(fc, yc, _penalty(fc, best), gram)
+    w = _solve(fc, yc, _penalty(fc, best), gram, dual)
     descent = DescentMap(w, y_mean - f_mean @ w.astype(np.float64))
     return RidgeFit(descent, best, scores, oof[best] if oof else descent(f))
 

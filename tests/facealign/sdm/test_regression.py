@@ -104,3 +104,13 @@ def test_selection_scores_only_the_requested_outputs_and_works_in_primal_form():
     assert single.strength == 0.5 and single.scores == {}
     np.testing.assert_allclose(single.descent.matrix, ridge(x, targets, 0.5).matrix)
     np.testing.assert_allclose(single.predictions, single.descent(x))
+
+
+def test_dual_and_primal_cross_validation_agree():
+    x, _, _, y = _linear_problem(60, 50, 2, seed=11)
+    y = y + np.random.default_rng(12).normal(size=y.shape)
+    primal = select_ridge(x, y, (0.1, 1.0), folds=3, seed=4)  # n = 60 > d = 50
+    wide = np.concatenate([x, np.zeros((60, 30), np.float32)], 1)  # d = 80 > n: dual
+    dual = select_ridge(wide, y, (0.1 * 80 / 50, 1.0 * 80 / 50), folds=3, seed=4)
+    np.testing.assert_allclose(dual.predictions, primal.predictions, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(sorted(dual.scores.values()), sorted(primal.scores.values()), rtol=1e-3)
