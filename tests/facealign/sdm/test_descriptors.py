@@ -85,3 +85,13 @@ def test_sift_descriptors_follow_the_content_when_it_moves():
     assert same > 0.95
     assert same > moved + 0.1
 
+
+
+def test_sift_threads_give_the_same_descriptors():
+    crops = np.stack([_textured_image(64, seed=s) for s in range(5)])
+    points = np.random.default_rng(3).uniform(8, 56, (5, 7, 2))
+    visible = np.random.default_rng(4).uniform(size=(5, 7)) > 0.3
+    one = SIFTDescriptor(64, 0.25, workers=1)
+    many = SIFTDescriptor(64, 0.25, workers=3)
+    np.testing.assert_array_equal(one.sample(one.prepare(crops), points, visible),
+                                  many.sample(many.prepare(crops), points, visible))
