@@ -33,6 +33,16 @@ def _penalty(fc: np.ndarray, strength: float) -> float:
     return max(strength * float(np.einsum("ij,ij->", fc, fc, dtype=np.float64)) / fc.shape[1], 1e-12)
 
 
+def _spd_solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``matrix^-1 rhs`` for a symmetric positive definite matrix, by Cholesky.
+
+    (``scipy.linalg.solve(assume_a="pos")`` also estimates the condition number and checks
+    finiteness, several times slower on the SDM's ridge systems.)
+    """
+    return scipy.linalg.cho_solve(scipy.linalg.cho_factor(matrix, check_finite=False), rhs,
+                                  check_finite=False)
+
+
 def _solve(fc: np.ndarray, yc: np.ndarray, lam: float, gram: np.ndarray | None = None,
            dual: bool | None = None) -> np.ndarray:
     """Ridge weights (D, M) for centred ``fc`` (N, D) float32 and ``yc`` (N, M).
@@ -46,10 +56,10 @@ def _solve(fc: np.ndarray, yc: np.ndarray, lam: float, gram: np.ndarray | None =
         gram = (fc @ fc.T if dual else fc.T @ fc).astype(np.float64)
     system = gram + lam * np.eye(len(gram))
     if dual:
-        alpha = scipy.linalg.solve(system, yc, assume_a="pos")
+        alpha = _spd_solve(system, yc)
         return fc.T @ alpha.astype(np.float32)
     rhs = (fc.T @ yc.astype(np.float32)).astype(np.float64)
-    return scipy.linalg.solve(system, rhs, assume_a="pos").astype(np.float32)
+    return _spd_solve(system, rhs).astype(np.float32)
 
 
 def ridge(features: np.ndarray, targets: np.ndarray, strength: float) -> DescentMap:
@@ -126,7 +136,7 @@ def select_ridge(features: np.ndarray, targets: np.ndarray, strengths: tuple[flo
             for strength, pred in preds.items():
                 if dual:  # everything from the Gram matrix: no (D, M) weights per fold
                     lam = max(strength * float(np.trace(sub)) / d, 1e-12)
-                    alpha = scipy.linalg.solve(sub + lam * np.eye(len(sub)), yc[fit], assume_a="pos")
+                    alpha = _spd_solve(sub + lam * np.eye(len(sub)), yc[fit])
                     bias = yc[fit].mean(0) - (sub @ alpha).mean(0)
                     pred[out] = gram[np.ix_(out, fit)] @ alpha + bias
                 else:
