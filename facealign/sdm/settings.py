@@ -49,7 +49,7 @@ class SDMSettings:
     visibility_scale: float = 0.5
     ridge: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0)
     cv_folds: int = 3
-    train_images: int = 1400
+    train_images: int = 1000
     validation_images: int = 100
     inits_per_image: int = 1
     perturb_scale: float = 0.05
