@@ -97,3 +97,25 @@ def test_mismatched_boxes_are_an_error(tmp_path, model):
     aligner = load_sdm_aligner(_save(tmp_path / "sift_sdm", model))
     with pytest.raises(ValueError, match="2 images but 1 boxes"):
         aligner.align([_photo(10, 10, 0)] * 2, np.zeros((1, 4)))
+
+
+def test_a_dff_sdm_directory_carries_its_network(tmp_path, model):
+    import torch
+
+    from facealign.aligners.sdm import DFFAligner
+    from facealign.models.dff_extractor import save_dff_extractor
+    from facealign.models.dff_unet import DFFUNet
+
+    torch.manual_seed(0)
+    settings = SDMSettings(n_landmarks=70, iterations=1, n_id=2, n_exp=1)
+    ids = landmark_vertices(model, 70)
+    net = DFFUNet(dim=8, widths=(4, 8))
+    n_out = 2 * len(ids) + 6
+    zero = DescentMap(np.zeros((len(ids) * 8, n_out), np.float32), np.zeros(n_out))
+    directory = save_sdm_aligner(tmp_path / "dff_sdm", model, ids, Cascade((zero,)), "dff", settings)
+    save_dff_extractor(net, directory / "extractor", image_size=32)
+    aligner = load_aligner(str(directory))
+    assert isinstance(aligner, DFFAligner) and aligner.name == "dff-sdm"
+    assert aligner.descriptor.image_size == 32 and aligner.descriptor.dim == 8
+    out, times = aligner.align_timed([_photo(50, 60, 5)], np.array([[10.0, 8.0, 40.0, 44.0]]))
+    assert out[0].landmarks.shape == (68, 2) and times["extract_s"] > 0
