@@ -11,6 +11,7 @@ workers fit in the cluster.
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 from tuning.settings import DRIVER_CPU_SHARE, SweepSettings
@@ -20,14 +21,26 @@ class ClusterError(RuntimeError):
     """The cluster cannot run a single trial; the message says what is missing."""
 
 
+AUTH_HINT = ("; a cluster started with `ray start` uses token authentication: export RAY_AUTH_MODE=token, "
+             "with the cluster's token in ~/.ray/auth_token or RAY_AUTH_TOKEN")
+
+
 def connect(settings: SweepSettings) -> bool:
-    """Start or join Ray unless it is already up; returns True when this call started it."""
+    """Start or join Ray unless it is already up; returns True when this call started it.
+
+    Raises:
+        ClusterError: the cluster at ``settings.address`` cannot be joined.
+    """
     import ray
 
     if ray.is_initialized():
         return False
-    ray.init(address=settings.address or None, include_dashboard=False,
-             log_to_driver=True, configure_logging=True, logging_level="WARNING")
+    try:
+        ray.init(address=settings.address or None, include_dashboard=False,
+                 log_to_driver=True, configure_logging=True, logging_level="WARNING")
+    except ConnectionError as exc:
+        hint = AUTH_HINT if os.environ.get("RAY_AUTH_MODE") != "token" else ""
+        raise ClusterError(f"cannot join the Ray cluster at {settings.address}: {exc}{hint}") from exc
     return True
 
 

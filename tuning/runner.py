@@ -166,6 +166,7 @@ def run_sweep(settings: SweepSettings, cfg: dict, resume: bool = False,
         settings = SweepSettings.from_json({**state["settings"], "address": settings.address})
     family = get_family(settings.model)
     train_cfg = training_config(cfg, settings, family)
+    cluster.connect(settings)  # before any MLflow record: a cluster that is not there leaves none
     if resume:
         mlflow_logging.reopen_run(state["tracking_uri"], state["parent_run_id"])
     else:
@@ -177,14 +178,13 @@ def run_sweep(settings: SweepSettings, cfg: dict, resume: bool = False,
                      storage=f"{settings.tune_storage}/train", train_fn=train_fn, quiet=verbose < 2)
     uri, parent = state["tracking_uri"], state["parent_run_id"]
     try:
-        cluster.connect(settings)
         import ray
 
         print(cluster.describe(settings, ray.cluster_resources()))
         tuner = _tuner(state, settings, family, spec, resume, verbose)
         start = time.perf_counter()
         grid = tuner.fit()
-    except BaseException as exc:  # Ctrl-C twice, no cluster, a driver-side error: close the record
+    except BaseException as exc:  # Ctrl-C twice, too small a cluster, a driver error: close the record
         status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
         mlflow_logging.close_unfinished_children(uri, state["mlflow_experiment_id"], parent)
         mlflow_logging.end_run(uri, parent, status)
