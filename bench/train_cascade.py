@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3, help="epochs of the throughput run")
     parser.add_argument("--steps", type=int, default=40, help="steps per overhead round")
-    parser.add_argument("--rounds", type=int, default=3, help="alternated overhead rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="alternated overhead rounds")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--output", default=str(REPO / "bench" / "results" / "train_cascade.json"))
     args = parser.parse_args(argv)

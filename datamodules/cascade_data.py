@@ -21,7 +21,7 @@ from facealign.data import readers
 from facealign.models.net_input import PnccRenderer, crop_image, square_box, stack_input, to_network
 from facealign.models.param_stats import ZScore
 from facegeom.morphable_model import MorphableModel
-from facegeom.parameters import from_crop, join, n_params, to_crop
+from facegeom.parameters import N_POSE, join, n_params, to_crop
 
 
 @dataclass
@@ -102,6 +102,8 @@ class CascadeDataset(Dataset):
     *context* box (``pad`` = S / 8 crop pixels per side) kept in shared memory
     (``cache_pncc``).  The unjittered crop is its centre; a jittered crop is resampled from it
     (the box change is a similarity, so this equals re-rendering up to interpolation).
+    With ``param_noise`` the PNCC is rendered afresh for every sample from the (cached)
+    model-space shape of p_k under the perturbed pose.
 
     Args:
         faces: the annotated faces.
@@ -110,9 +112,10 @@ class CascadeDataset(Dataset):
         delta_stats: z-score of this stage's updates.
         input_size: S, pixels.
         box_jitter: augmentation (0 = none), see :func:`jitter_box`.
-        param_noise: std of Gaussian noise added to p_k, in units of ``delta_stats.std``
-            (> 0 crops and renders every sample afresh).
-        cache_pncc: keep the prepared stacks in shared memory (M * (1.25 S)^2 * 6 bytes).
+        param_noise: augmentation: Gaussian noise on the six pose values of p_k (crop frame),
+            in units of ``delta_stats.std`` (the spread of this stage's updates).
+        cache_pncc: keep the prepared stacks (M * (1.25 S)^2 * 6 bytes) and, with
+            ``param_noise``, the shapes of p_k (M * N * 12 bytes) in shared memory.
     """
 
     def __init__(self, faces: FaceSet, model: MorphableModel, estimates: np.ndarray, delta_stats: ZScore,
@@ -126,20 +129,22 @@ class CascadeDataset(Dataset):
         self.box_jitter, self.param_noise = float(box_jitter), float(param_noise)
         self.render = PnccRenderer(model)
         self.pad = max(1, round(self.size / 8))
-        self.cache: torch.Tensor | None = None
-        self.cached: torch.Tensor | None = None
-        if cache_pncc and self.param_noise == 0:
+        self.cache = self.cached = self.shapes = self.shaped = None
+        if cache_pncc:
             side = self.size + 2 * self.pad
             self.cache = torch.zeros(len(faces), side, side, 6, dtype=torch.uint8).share_memory_()
             self.cached = torch.zeros(len(faces), dtype=torch.bool).share_memory_()
+            if self.param_noise > 0:
+                self.shapes = torch.zeros(len(faces), model.n_vertices, 3).share_memory_()
+                self.shaped = torch.zeros(len(faces), dtype=torch.bool).share_memory_()
 
     def __len__(self) -> int:
         return len(self.faces)
 
-    def _prepare(self, i: int, box: np.ndarray, size: int, p_image: np.ndarray) -> np.ndarray:
-        """Crop face ``i`` by ``box`` at ``size`` px with the PNCC of ``p_image``: (size, size, 6) uint8."""
+    def _prepare(self, i: int, box: np.ndarray, size: int) -> np.ndarray:
+        """Crop face ``i`` by ``box`` at ``size`` px with the PNCC of p_k: (size, size, 6) uint8."""
         crop = crop_image(self.faces.image(i), box, size)
-        return stack_input(crop, self.render(to_crop(p_image, box, size), size))
+        return stack_input(crop, self.render(to_crop(self.estimates[i], box, size), size))
 
     def _context(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """The cached stack of face ``i`` over its context box, and that box."""
@@ -147,15 +152,23 @@ class CascadeDataset(Dataset):
         margin = self.pad * (base[2] - base[0]) / self.size
         box = base + np.array([-margin, -margin, margin, margin])
         if not bool(self.cached[i]):
-            stack = self._prepare(i, box, self.size + 2 * self.pad, self.estimates[i])
-            self.cache[i] = torch.from_numpy(stack)
+            self.cache[i] = torch.from_numpy(self._prepare(i, box, self.size + 2 * self.pad))
             self.cached[i] = True
         return self.cache[i].numpy(), box
 
-    def _stack(self, i: int, box: np.ndarray, p_noisy: np.ndarray | None) -> np.ndarray:
-        if p_noisy is not None or self.cache is None:
-            p = self.estimates[i] if p_noisy is None else from_crop(p_noisy, box, self.size)
-            return self._prepare(i, box, self.size, p)
+    def _shape(self, i: int) -> np.ndarray:
+        """Model-space shape (N, 3) of p_k of face ``i``."""
+        if self.shapes is None:
+            return self.render.shape(self.estimates[i])
+        if not bool(self.shaped[i]):
+            self.shapes[i] = torch.from_numpy(self.render.shape(self.estimates[i]))
+            self.shaped[i] = True
+        return self.shapes[i].numpy()
+
+    def _stack(self, i: int, box: np.ndarray) -> np.ndarray:
+        """The (S, S, 6) uint8 crop + PNCC of p_k for crop box ``box``."""
+        if self.cache is None:
+            return self._prepare(i, box, self.size)
         context, ctx_box = self._context(i)
         if box is self.faces.boxes[i]:
             return context[self.pad : self.pad + self.size, self.pad : self.pad + self.size]
@@ -164,18 +177,17 @@ class CascadeDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor | int]:
         box = self.faces.boxes[i]
-        p_k = None
         if self.box_jitter > 0 or self.param_noise > 0:
             # torch's generator is seeded per worker and per epoch by the DataLoader
             rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
             if self.box_jitter > 0:
                 box = jitter_box(box, self.box_jitter, rng)
-            if self.param_noise > 0:
-                p_k = to_crop(self.estimates[i], box, self.size)
-                p_k = p_k + rng.normal(0.0, self.param_noise, p_k.shape) * self.delta_stats.std
-        stack = self._stack(i, box, p_k)
-        if p_k is None:
-            p_k = to_crop(self.estimates[i], box, self.size)
+        p_k = to_crop(self.estimates[i], box, self.size)
+        stack = self._stack(i, box)
+        if self.param_noise > 0:
+            p_k[:N_POSE] += rng.normal(0.0, self.param_noise, N_POSE) * self.delta_stats.std[:N_POSE]
+            pncc = self.render.render_shape(p_k[:N_POSE], self._shape(i), self.size)
+            stack = stack_input(stack[..., :3], pncc)
         p_true = to_crop(self.faces.params[i], box, self.size)
         scale = self.size / (box[2] - box[0])
         return {

@@ -159,7 +159,11 @@ class CascadeNet(nn.Module):
         self.fc1 = nn.Linear(n_image + n_pncc, cfg.feature_dim)
         self.dropout = nn.Dropout(cfg.dropout)
         self.fc2 = nn.Linear(cfg.feature_dim, n_params)
-        nn.init.normal_(self.fc2.weight, std=1e-3)  # start near the mean update
+        self.reset_head()
+
+    def reset_head(self) -> None:
+        """Re-initialise the output layer so that the net starts near the mean update."""
+        nn.init.normal_(self.fc2.weight, std=1e-3)
         nn.init.zeros_(self.fc2.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import torch
 
 from facegeom.camera import project
 from facegeom.morphable_model import MorphableModel
@@ -76,16 +77,30 @@ class PnccRenderer:
 
     def __init__(self, model: MorphableModel) -> None:
         self.mean = np.ascontiguousarray(model.mean, np.float32)
-        self.basis_t = np.ascontiguousarray(np.concatenate([model.id_basis, model.exp_basis], 1).T)
+        # (K_id + K_exp, 3N); products go through torch, which keeps to its own thread
+        # setting (one thread in DataLoader workers), unlike numpy's BLAS pool
+        basis = np.concatenate([model.id_basis, model.exp_basis], 1).astype(np.float32)
+        self.basis_t = torch.from_numpy(np.ascontiguousarray(basis.T))
         self.triangles = np.ascontiguousarray(model.triangles, np.int32)
         self.colors = model.ncc()
+
+    def shape(self, params: np.ndarray) -> np.ndarray:
+        """(P,) parameters -> (N, 3) float32 model-space shape (identity and expression only)."""
+        coeff = torch.from_numpy(np.asarray(params, np.float64)[N_POSE:].astype(np.float32))
+        return self.mean + (coeff @ self.basis_t).numpy().reshape(-1, 3)
+
+    def render_shape(self, pose: np.ndarray, shape: np.ndarray, size: int) -> np.ndarray:
+        """PNCC (size, size, 3) of a model-space ``shape`` (N, 3) seen with ``pose`` (6,)."""
+        verts = project(np.asarray(pose, np.float64), shape)
+        return render_pncc(verts, self.triangles, self.colors, size, size)
 
     def vertices(self, params: np.ndarray) -> np.ndarray:
         """(P,) or (B, P) parameters -> (N, 3) or (B, N, 3) image-space vertices
         (pixels, y down; depth larger = nearer).  A batch costs one matrix product."""
         params = np.asarray(params, np.float64)
         batch = np.atleast_2d(params)
-        shapes = self.mean + (batch[:, N_POSE:].astype(np.float32) @ self.basis_t).reshape(len(batch), -1, 3)
+        coeff = torch.from_numpy(np.ascontiguousarray(batch[:, N_POSE:], np.float32))
+        shapes = self.mean + (coeff @ self.basis_t).numpy().reshape(len(batch), -1, 3)
         out = np.stack([project(p[:N_POSE], shape) for p, shape in zip(batch, shapes, strict=True)])
         return out[0] if params.ndim == 1 else out
 

@@ -97,10 +97,13 @@ def _trainer(s: CascadeSettings, stage: int, work: WorkDir, run_id: str | None, 
              callbacks: list[pl.Callback], overrides: dict[str, Any]) -> pl.Trainer:
     ckpt = ModelCheckpoint(dirpath=work.checkpoint_dir(stage), filename="last", save_top_k=1,
                            enable_version_counter=False, every_n_epochs=1, save_on_train_epoch_end=True)
+    best = ModelCheckpoint(dirpath=work.checkpoint_dir(stage), filename="best", monitor="val_nme", mode="min",
+                           save_top_k=1, enable_version_counter=False, save_on_train_epoch_end=True)
     kwargs: dict[str, Any] = dict(
         max_epochs=s.epochs(stage), accelerator=s.accelerator, devices=s.devices, strategy=s.strategy,
         precision=s.precision, sync_batchnorm=s.sync_batchnorm, logger=False,
-        callbacks=[ckpt, MlflowEpochLogger(run_id, stage, epoch_offset), *callbacks],
+        callbacks=[ckpt, *([best] if s.select_best else []), MlflowEpochLogger(run_id, stage, epoch_offset),
+                   *callbacks],
         enable_progress_bar=s.progress_bar, enable_model_summary=False, num_sanity_val_steps=0,
         limit_train_batches=s.limit_train_batches, limit_val_batches=s.limit_val_batches,
         default_root_dir=str(work.root), log_every_n_steps=10,
@@ -196,15 +199,23 @@ def _train_stage(s: CascadeSettings, k: int, model: MorphableModel, delta: ZScor
     data = CascadeDataModule(train_set, val_set, s.batch_size, s.num_workers)
     module = CascadeModule(NetConfig.from_section(s.net), s.input_size, model, delta, s.loss_of(k), s.optim(),
                            stage=k, loss_vertices=s.loss_vertices)
-    if init is not None:
+    if init is not None:  # the previous stage's features, a fresh output layer
         module.net.load_state_dict(init)
+        module.net.reset_head()
     offset = sum(s.epochs(i) for i in range(k))
     trainer = _trainer(s, k, work, run_id, offset, callbacks, overrides)
     trainer.fit(module, datamodule=data, ckpt_path=work.last_checkpoint(k))
+    best = work.checkpoint_dir(k) / "best.ckpt"
+    best_epoch = None
+    if s.select_best and best.is_file():  # the epoch with the lowest validation NME
+        checkpoint = torch.load(best, map_location="cpu", weights_only=False)
+        module.load_state_dict(checkpoint["state_dict"])
+        best_epoch = int(checkpoint["epoch"])
     device = _device(s)
     new = np.empty_like(estimates)
     new[train_idx] = predict_estimates(module, train_set, s.batch_size, s.num_workers, device)
     new[val_idx] = predict_estimates(module, val_set, s.batch_size, s.num_workers, device)
     metrics = {key: float(v) for key, v in trainer.callback_metrics.items()}
-    summary = {"stage": k, "epochs": trainer.current_epoch, **metrics}
+    summary = {"stage": k, "epochs": trainer.current_epoch, "best_epoch": best_epoch,
+               "world_size": trainer.world_size, **metrics}
     return module.net.state_dict(), new, summary

@@ -18,13 +18,14 @@ class CascadeSettings:
     crop_scale: float = 1.4
     crop_shift: float = 0.1
     box_jitter: float = 0.05
-    param_noise: float = 0.0
+    param_noise: float = 0.5
     cache_pncc: bool = True
     cache_images: bool = True
     val_fraction: float = 0.1
     seed: int = 0
     warm_start: bool = True
-    loss: str | list[str] = "wpdc"
+    select_best: bool = True
+    loss: str | list[str] = "vdc"
     loss_vertices: int = 132
     optimizer: str = "adam"
     lr: float = 1e-3
@@ -33,7 +34,7 @@ class CascadeSettings:
     schedule: str = "cosine"
     schedule_knobs: dict[str, Any] = field(default_factory=dict)
     nan_check_every: int = 1
-    max_epochs: int | list[int] = 8
+    max_epochs: int | list[int] = 12
     batch_size: int = 32
     num_workers: int = 2
     torch_threads: int = 0

@@ -88,6 +88,22 @@ def test_cached_samples_equal_fresh_ones_and_jittered_ones_stay_consistent(faces
     assert not np.allclose(sample["p_k"].numpy(), fresh[2]["p_k"].numpy())
 
 
+@pytest.mark.parametrize("cache", [True, False])
+def test_pose_noise_perturbs_p_k_and_its_pncc_together(faces, model, cache):
+    estimates, stats = mean_start(faces)
+    torch.manual_seed(1)
+    noisy = CascadeDataset(faces, model, estimates, stats, SIZE, param_noise=0.3, cache_pncc=cache)
+    sample = noisy[4]
+    p_clean = to_crop(estimates[4], faces.boxes[4], SIZE)
+    moved = sample["p_k"].numpy() - p_clean
+    assert np.all(moved[:6] != 0) and np.allclose(moved[6:], 0, atol=1e-3)  # pose only
+    direct = PnccRenderer(model)(sample["p_k"].numpy().astype(np.float64), SIZE)
+    np.testing.assert_allclose(sample["input"][3:].numpy().transpose(1, 2, 0) + 0.5, direct, atol=1 / 255)
+    p_true = to_crop(faces.params[4], faces.boxes[4], SIZE)  # the target still leads to p*
+    np.testing.assert_allclose(stats.denormalize(sample["target"].numpy()) + sample["p_k"].numpy(), p_true,
+                               rtol=1e-4, atol=1e-3)
+
+
 def test_workers_fill_one_shared_cache(faces, model):
     estimates, stats = mean_start(faces)
     ds = CascadeDataset(faces, model, estimates, stats, SIZE)

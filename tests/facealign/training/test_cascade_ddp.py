@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[3]
 NET = ("{feature_dim: 16, batch_norm: true, dropout: 0.0, pool_kernel: 2, pool_stride: 2, "
        "image_stream: [{type: conv, out: 4, kernel: 5, stride: 2, pool: true}, "
@@ -17,7 +15,6 @@ NET = ("{feature_dim: 16, batch_norm: true, dropout: 0.0, pool_kernel: 2, pool_s
        "pncc_stream: [{type: conv, out: 4, kernel: 5, stride: 2, pool: true}]}")
 
 
-@pytest.mark.slow
 def test_two_process_ddp_on_cpu_trains_every_stage(tmp_path, tiny_model_path, tiny_dataset):
     sets = {
         "paths.face_model": tiny_model_path, "paths.data": tiny_dataset, "cascade.stages": 2,
@@ -34,4 +31,5 @@ def test_two_process_ddp_on_cpu_trains_every_stage(tmp_path, tiny_model_path, ti
     assert done.returncode == 0, done.stderr[-3000:]
     manifest = json.loads((tmp_path / "cascade" / "aligner.json").read_text())
     assert manifest["stages"] == 2 and len(manifest["val_nme_stages"]) == 3
+    assert [info["world_size"] for info in manifest["stages_info"]] == [2, 2]
     assert done.stdout.count("stage 1: validation NME") == 1  # only rank 0 reports and writes
