@@ -19,6 +19,8 @@ def quiet_lightning() -> None:
     import logging
     import warnings
 
+    import pytorch_lightning  # noqa: F401 - configures its loggers on import; override after
+
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
