@@ -88,11 +88,6 @@ def predict_estimates(module: CascadeModule, dataset: CascadeDataset, batch_size
     return out
 
 
-def _device(settings: CascadeSettings) -> torch.device:
-    wants_gpu = settings.accelerator in ("auto", "gpu", "cuda")
-    return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
-
-
 def _trainer(s: CascadeSettings, stage: int, work: WorkDir, run_id: str | None, epoch_offset: int,
              callbacks: list[pl.Callback], overrides: dict[str, Any]) -> pl.Trainer:
     ckpt = ModelCheckpoint(dirpath=work.checkpoint_dir(stage), filename="last", save_top_k=1,
@@ -211,7 +206,7 @@ def _train_stage(s: CascadeSettings, k: int, model: MorphableModel, delta: ZScor
         checkpoint = torch.load(best, map_location="cpu", weights_only=False)
         module.load_state_dict(checkpoint["state_dict"])
         best_epoch = int(checkpoint["epoch"])
-    device = _device(s)
+    device = trainer.strategy.root_device  # this process's device (one GPU per DDP rank)
     new = np.empty_like(estimates)
     new[train_idx] = predict_estimates(module, train_set, s.batch_size, s.num_workers, device)
     new[val_idx] = predict_estimates(module, val_set, s.batch_size, s.num_workers, device)
