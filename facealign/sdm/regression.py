@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.linalg
+from threadpoolctl import threadpool_limits
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,13 @@ def _spd_solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """``matrix^-1 rhs`` for a symmetric positive definite matrix, by Cholesky.
 
     (``scipy.linalg.solve(assume_a="pos")`` also estimates the condition number and checks
-    finiteness, several times slower on the SDM's ridge systems.)
+    finiteness, several times slower on the SDM's ridge systems.)  The factorisation runs on
+    one BLAS thread: for these sizes (N <= a few thousand) multithreaded ``potrf`` gains
+    little on an idle machine and stalls for 10-50x longer when the cores are shared.
     """
-    return scipy.linalg.cho_solve(scipy.linalg.cho_factor(matrix, check_finite=False), rhs,
-                                  check_finite=False)
+    with threadpool_limits(limits=1, user_api="blas"):
+        factor = scipy.linalg.cho_factor(matrix, check_finite=False)
+    return scipy.linalg.cho_solve(factor, rhs, check_finite=False)
 
 
 def _solve(fc: np.ndarray, yc: np.ndarray, lam: float, gram: np.ndarray | None = None,
