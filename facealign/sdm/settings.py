@@ -47,7 +47,7 @@ class SDMSettings:
     shape_noise: float = 0.01
     crop_scale: float = 1.5
     visibility_scale: float = 0.5
-    ridge: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0)
+    ridge: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
     cv_folds: int = 3
     train_images: int = 1000
     validation_images: int = 100
