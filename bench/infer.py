@@ -10,6 +10,9 @@ benchmark boxes: latency per face at batch 1 (``p50_ms``, ``p99_ms``; crop, ever
 PNCC rendering and network, read-out of landmarks, visibility and pose) and throughput at
 batch 32 (``batch32_faces_per_s``).
 
+``dff_sdm``: the fitted DFF-SDM (``models/dff_sdm``) the same way, plus the median descriptor
+extraction per image (``extract_ms``) and time per SDM iteration (``iteration_ms``).
+
 Usage: ``python bench/infer.py [cascade ...] [--n 200]``
 """
 
@@ -102,7 +105,30 @@ def bench_cascade(args: argparse.Namespace) -> dict:
     }
 
 
-SECTIONS: dict[str, Callable[[argparse.Namespace], dict]] = {"cascade": bench_cascade}
+def bench_dff_sdm(args: argparse.Namespace) -> dict:
+    """DFF-SDM: latency per face at batch 1 (p50 / p99, ms) with its descriptor extraction
+    (``extract_ms``) and SDM iteration (``iteration_ms``) times beside the DFF paper's GTX 1070
+    figures (see :mod:`facealign.sdm.timing`), and faces per second at batch 32."""
+    from facealign.aligners.sdm import load_sdm_aligner
+    from facealign.sdm.timing import time_aligner
+
+    model_dir = Path(args.dff_sdm_model)
+    if not (model_dir / "aligner.json").is_file():
+        return {"skipped": f"no trained DFF-SDM at {model_dir} (run `dvc repro fit_dff_sdm`)"}
+    aligner = load_sdm_aligner(model_dir)
+    images, boxes, data = _test_faces(Path(args.data), max(args.n, 32))
+    result = time_aligner(aligner, images[: args.n], boxes[: args.n])
+    rates = []
+    for _ in range(args.rounds):
+        start = time.perf_counter()
+        aligner.align(images[:32], boxes[:32])
+        rates.append(32 / (time.perf_counter() - start))
+    return {**result, "batch32_faces_per_s": round(float(np.median(rates)), 1), "model": str(model_dir),
+            "data": data}
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], dict]] = {"cascade": bench_cascade,
+                                                             "dff_sdm": bench_dff_sdm}
 
 
 def write_section(path: Path, name: str, result: dict) -> None:
@@ -122,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="timed batches of 32")
     parser.add_argument("--data", default=str(REPO / "data" / "synthetic" / "test"))
     parser.add_argument("--cascade-model", default=str(REPO / "models" / "cascade"))
+    parser.add_argument("--dff-sdm-model", default=str(REPO / "models" / "dff_sdm"))
     parser.add_argument("--output", default=str(RESULTS))
     args = parser.parse_args(argv)
     for name in args.sections:

@@ -1,4 +1,4 @@
-"""Inference timings of a saved SDM aligner, for the ``dff_sdm`` section of ``bench/infer``.
+"""Inference timings of an SDM aligner, for the ``dff_sdm`` section of ``bench/infer.py``.
 
 One face per call (batch size 1, the latency a user sees), on the test images with their
 benchmark boxes, after a few warm-up calls (numba compilation, the first network pass).
@@ -17,17 +17,19 @@ are written beside ours (``paper_*``) for comparison, not as a target.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from facealign.aligners.sdm import SDMAligner
 
 PAPER = {"paper_extract_ms": 5.0, "paper_iteration_ms": 8.8, "paper_device": "NVIDIA GTX 1070"}
 
 
-def time_aligner(aligner, images: list[np.ndarray], boxes: np.ndarray, warmup: int = 3) -> dict:
+def time_aligner(aligner: SDMAligner, images: list[np.ndarray], boxes: np.ndarray, warmup: int = 3) -> dict:
     """Latency statistics of ``aligner.align_timed`` over single faces (see the module docstring)."""
     import time
 
@@ -54,26 +56,3 @@ def time_aligner(aligner, images: list[np.ndarray], boxes: np.ndarray, warmup: i
         "load_avg_1min": round(os.getloadavg()[0], 2),  # other work on the machine while timing
         **PAPER,
     }
-
-
-def time_saved_aligner(aligner_dir: str | Path, data_dir: str | Path, n_faces: int = 60) -> dict:
-    """:func:`time_aligner` for a saved aligner on the first ``n_faces`` images of ``data_dir``."""
-    from facealign.aligners.sdm import load_sdm_aligner
-    from facealign.data import readers
-    from facealign.evaluation import load_benchmark
-
-    bench = load_benchmark(data_dir)
-    n = min(n_faces, len(bench.records))
-    images = [readers.load_image(r.image_path) for r in bench.records[:n]]
-    return time_aligner(load_sdm_aligner(aligner_dir), images, bench.boxes[:n])
-
-
-def write_section(path: str | Path, name: str, section: dict) -> None:
-    """Set ``name`` in the JSON object at ``path``, keeping every other section (atomic write)."""
-    path = Path(path)
-    data = json.loads(path.read_text()) if path.is_file() else {}
-    data[name] = section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    tmp.replace(path)

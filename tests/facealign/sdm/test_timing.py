@@ -1,8 +1,6 @@
-"""Inference timings for bench/infer: the fields, and a JSON file shared with other sections."""
+"""Inference timings for bench/infer.py's dff_sdm section."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 
@@ -10,7 +8,7 @@ from facealign.aligners.sdm import load_sdm_aligner, save_sdm_aligner
 from facealign.sdm.landmark_set import landmark_vertices
 from facealign.sdm.regression import Cascade, DescentMap
 from facealign.sdm.settings import SDMSettings
-from facealign.sdm.timing import time_aligner, write_section
+from facealign.sdm.timing import time_aligner
 
 
 def test_timings_have_the_contract_fields(head_model, tmp_path):
@@ -25,11 +23,3 @@ def test_timings_have_the_contract_fields(head_model, tmp_path):
     assert 0 < result["iteration_ms"] <= result["p50_ms"] <= result["p99_ms"]
     assert result["iterations"] == 2 and result["n_faces"] == 3
     assert result["paper_iteration_ms"] == 8.8
-
-
-def test_write_section_keeps_the_other_sections(tmp_path):
-    path = tmp_path / "results" / "infer.json"
-    write_section(path, "cascade", {"p50_ms": 1.0})
-    write_section(path, "dff_sdm", {"p50_ms": 2.0})
-    write_section(path, "dff_sdm", {"p50_ms": 3.0})
-    assert json.loads(path.read_text()) == {"cascade": {"p50_ms": 1.0}, "dff_sdm": {"p50_ms": 3.0}}
