@@ -13,7 +13,7 @@ batch 32 (``batch32_faces_per_s``).
 ``dff_sdm``: the fitted DFF-SDM (``models/dff_sdm``) the same way, plus the median descriptor
 extraction per image (``extract_ms``) and time per SDM iteration (``iteration_ms``).
 
-Usage: ``python bench/infer.py [cascade ...] [--n 200]``
+Usage: ``python bench/infer.py [cascade ...] [--n 200] [--threads 1]``
 """
 
 from __future__ import annotations
@@ -149,8 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(REPO / "data" / "synthetic" / "test"))
     parser.add_argument("--cascade-model", default=str(REPO / "models" / "cascade"))
     parser.add_argument("--dff-sdm-model", default=str(REPO / "models" / "dff_sdm"))
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--output", default=str(RESULTS))
     args = parser.parse_args(argv)
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
     for name in args.sections:
         if name not in SECTIONS:
             parser.error(f"unknown section {name!r} (have: {', '.join(SECTIONS)})")
