@@ -116,6 +116,16 @@ def _load_model(model_path: str) -> tuple[MorphableModel, dict[str, np.ndarray]]
     return model, region_weights(model)
 
 
+def _single_threaded_worker() -> None:
+    """Pool initializer: each worker is one process on one core (no BLAS, OpenCV or numba threads)."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    cv2.setNumThreads(1)
+    numba.set_num_threads(1)
+
+
 def _run_chunk(model_path: str, cfg: SynthesisConfig, split: str, folder: str,
                indices: list[int]) -> int:
     model, regions = _load_model(model_path)
@@ -136,7 +146,7 @@ def synthesize_split(model_path: str | Path, cfg: SynthesisConfig, split: str, c
     bar = tqdm(total=count, desc=f"synthesize {split}", unit="img", disable=not progress)
     if workers > 1 and len(chunks) > 1:
         ctx = mp.get_context("spawn")
-        with ctx.Pool(workers) as pool:
+        with ctx.Pool(workers, initializer=_single_threaded_worker) as pool:
             for n in pool.imap_unordered(job, chunks):
                 bar.update(n)
     else:
