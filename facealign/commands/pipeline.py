@@ -16,6 +16,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("targets", nargs="*", help="dvc stages to reproduce (default: all)")
 
 
+def promotion_line(promotion: dict) -> str:
+    """One line for ``metrics/promotion.json``: which version holds ``champion`` and why."""
+    champion = promotion.get("champion_version")
+    family = promotion.get("compared", {}).get(str(champion), {}).get("family", "?")
+    nme = promotion.get("compared", {}).get(str(champion), {}).get("nme_mean")
+    held = f"v{champion} ({family}, nme_mean {nme:.2f} %)" if nme is not None else f"v{champion}"
+    return (f"champion:  {promotion.get('model', 'face-alignment')}@{promotion.get('alias', 'champion')}"
+            f" = {held}, {promotion.get('decision')}: {promotion.get('reason', '')}")
+
+
 def run(args: argparse.Namespace, cfg: dict) -> int:
     from faceeval.report import format_table
 
@@ -36,7 +46,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     print(format_table(rows))
     promotion = metrics_dir / "promotion.json"
     if promotion.is_file():
-        print(f"\npromotion: {json.loads(promotion.read_text())}")
+        print(f"\n{promotion_line(json.loads(promotion.read_text()))}   (details: {promotion})")
     print(f"\nresults:   {metrics_dir}/ (metrics JSON, CED curves, overlays); `dvc metrics show`")
     print("tracking:  mlflow ui --backend-store-uri sqlite:///mlflow.db   (then http://127.0.0.1:5000)")
     print("serve:     facealign serve --model models:/face-alignment@champion --port 8000")
