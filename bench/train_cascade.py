@@ -190,8 +190,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from facealign.commands.train_cascade import quiet_lightning
     from facealign.config import load_params
+    from facealign.training.console import quiet_lightning
     quiet_lightning()
     cfg = load_params(REPO / "params.yaml", args.overrides)
     faces, model, source = load_faces(cfg, n_random=512)

@@ -14,23 +14,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="discard earlier checkpoints in cascade.work_dir and start again")
 
 
-def quiet_lightning() -> None:
-    """Keep Lightning's per-trainer banners and known deprecation chatter off the console."""
-    import logging
-    import warnings
-
-    import pytorch_lightning  # noqa: F401 - configures its loggers on import; override after
-
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-
-
 def run(args: argparse.Namespace, cfg: dict) -> int:
     import shutil
 
     from facealign.training.cascade import train
+    from facealign.training.console import quiet_lightning
     from lightning_modules.cascade_module import NonFiniteLossError
 
     quiet_lightning()

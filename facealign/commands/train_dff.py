@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 HELP = "train the DFF per-pixel descriptor network (U-Net, multi-head angular softmax)"
 
@@ -13,11 +14,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, cfg: dict) -> int:
+    from facealign.training.console import quiet_lightning
     from facealign.training.dff import train
+    from lightning_modules.dff_module import NonFiniteLossError
 
+    quiet_lightning()
     if args.output:
         cfg["dff"]["output"] = args.output
-    metrics = train(cfg)
+    try:
+        metrics = train(cfg)
+    except NonFiniteLossError as exc:
+        print(f"facealign train-dff: error: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(metrics, indent=2))
     print(f"DFF extractor written to {cfg['dff']['output']}")
     return 0
