@@ -21,14 +21,14 @@ import io
 import json
 import os
 import random
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
 import numpy as np
+
+from serving.process import start_server, stop_server
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FACEALIGN_SHARED", REPO.parent / "shared")) / "data"
@@ -94,30 +94,6 @@ async def client_loop(base: str, deadline: float, faces: list, bad: list, share:
                 dropped.append(f"{type(exc).__name__}: {exc}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(model: str, params: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "facealign.cli", "serve", "--model", model, "--params", params,
-           "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, cwd=REPO)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        if proc.poll() is not None:
-            raise SystemExit(f"the server exited with code {proc.returncode}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the server did not start")
-
-
 def percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 2) if values else None
 
@@ -158,15 +134,14 @@ def main() -> int:
     parser.add_argument("--malformed", type=float, default=0.10, help="share of malformed requests")
     parser.add_argument("--output", default=str(REPO / "bench" / "results" / "serve_load.json"))
     args = parser.parse_args()
-    proc, base = (None, args.url) if args.url else start_server(args.model, args.params)
+    proc, base = (None, args.url) if args.url else start_server(args.model, args.params, cwd=REPO)
     try:
         model = httpx.get(f"{base}/v1/model", timeout=10).json()
         result = asyncio.run(drive(base, args.clients, args.duration, args.malformed))
         alive = proc is None or proc.poll() is None
     finally:
         if proc is not None:
-            proc.terminate()
-            proc.wait(30)
+            stop_server(proc)
     result = {**result, "server_alive_after": alive, "cpu_count": os.cpu_count(),
               "model": {k: model.get(k) for k in ("spec", "name", "version", "family", "nme_mean")}}
     out = Path(args.output)

@@ -20,9 +20,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from serving.process import start_server, stop_server
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
-from serve_load import start_server  # noqa: E402
 
 SHARED = Path(os.environ.get("FACEALIGN_SHARED", REPO.parent / "shared")) / "data"
 
@@ -60,14 +60,13 @@ def main() -> int:
     if not Path(args.data).is_dir():
         print(f"{args.data}: real faces not found (set FACEALIGN_SHARED)")
         return 2
-    proc, base = (None, args.url) if args.url else start_server(args.model, args.params)
+    proc, base = (None, args.url) if args.url else start_server(args.model, args.params, cwd=REPO)
     try:
         model = httpx.get(f"{base}/v1/model", timeout=10).json()
         result = served_nme(base, Path(args.data))
     finally:
         if proc is not None:
-            proc.terminate()
-            proc.wait(30)
+            stop_server(proc)
     result["model"] = model
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

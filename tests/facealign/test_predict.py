@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tiny_faces import face_image, face_layout, mean_shape_dir
 
 from facealign.cli import main
-
-sys.path.insert(0, str(Path(__file__).resolve().parent / "registry"))
-from tiny_faces import face_image, face_layout, mean_shape_dir  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 

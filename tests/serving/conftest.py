@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "facealign" / "registry"))  # tiny_faces, shared test subjects
-
-from server_proc import start_server, stop_server, write_params  # noqa: E402
-from tiny_faces import mean_shape_dir  # noqa: E402
+from server_proc import start_server, stop_server, write_params
+from tiny_faces import mean_shape_dir
 
 
 @pytest.fixture(scope="session")

@@ -4,19 +4,16 @@ picked up by polling or ``POST /v1/reload`` and swapped in while requests keep s
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import numpy as np
+from server_proc import start_server, stop_server, write_params
 from tiny_faces import NAME, encode, face_image, face_layout
 
 from facealign.registry import alias as aliases
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "serving"))
-from server_proc import start_server, stop_server, write_params  # noqa: E402
 
 
 def _served_version(base: str) -> str:
