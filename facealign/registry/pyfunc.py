@@ -107,7 +107,10 @@ class FaceAlignmentModel(PythonModel):
     """The pyfunc: ``load_context`` loads the aligner artifact, ``predict`` aligns rows."""
 
     # predict / load_context carry no type hints on purpose: MLflow would try to derive a
-    # schema from them; the logged signature is explicit (see register.signature).
+    # schema from them; the logged signature is explicit (see register.signature). MLflow's
+    # class hook honours this attribute: no type-hint check, and no warning advising hints.
+    _skip_type_hint_validation = True
+
     def load_context(self, context):
         from facealign.aligners.loading import load_aligner
         from facealign.detect import HaarFaceDetector
