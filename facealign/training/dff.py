@@ -84,6 +84,7 @@ def train(cfg: dict, callbacks: Sequence[Any] | None = None,
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import ModelCheckpoint
     from pytorch_lightning.loggers import MLFlowLogger
+    from threadpoolctl import threadpool_limits
 
     from datamodules.dff_data import MISSING_DATA_HINT, DFFDataModule
     from facealign.models.dff_extractor import save_dff_extractor
@@ -135,7 +136,10 @@ def train(cfg: dict, callbacks: Sequence[Any] | None = None,
         settings.update(trainer_overrides or {})
         trainer = pl.Trainer(**settings)
         start = time.perf_counter()
-        trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None)
+        # numpy's BLAS threads (label rasterisation in the loader) spin-wait after each call and
+        # steal the cores torch trains on: one BLAS thread took a 2-core step from 158 to 99 ms
+        with threadpool_limits(limits=1, user_api="blas"):
+            trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None)
         seconds = time.perf_counter() - start
 
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
