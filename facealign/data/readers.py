@@ -60,6 +60,10 @@ class FaceRecord:
     roi: np.ndarray
 
 
+# The 116-byte descriptive text of a MAT v5 header, without scipy's "Created on" time, so that
+# equal content gives equal files (and equal DVC hashes) whenever and wherever it is written.
+MAT_HEADER_TEXT = b"MATLAB 5.0 MAT-file, Platform: posix, written by facealign".ljust(116, b" ")
+
 def _load_mat(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
@@ -225,6 +229,8 @@ def write_face_mat(
     }
     buffer = io.BytesIO()
     scipy.io.savemat(buffer, fields)
+    data = bytearray(buffer.getvalue())
+    data[: len(MAT_HEADER_TEXT)] = MAT_HEADER_TEXT  # scipy stamps the creation time; keep bytes = content
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(buffer.getvalue())
+    tmp.write_bytes(bytes(data))
     tmp.replace(path)

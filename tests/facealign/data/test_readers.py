@@ -112,6 +112,19 @@ def test_write_then_read_round_trips(tmp_path: Path) -> None:
         np.testing.assert_allclose(got, want, equal_nan=True)
 
 
+def test_equal_content_writes_equal_bytes_whenever_it_is_written(tmp_path: Path, monkeypatch) -> None:
+    import time
+
+    args = (np.full((68, 2), 50.0), np.zeros(7), np.zeros(5), np.zeros(3))
+    monkeypatch.setattr(time, "asctime", lambda *a: "Mon Jan  1 00:00:00 2024")
+    write_face_mat(tmp_path / "a.mat", *args)
+    monkeypatch.setattr(time, "asctime", lambda *a: "Tue Dec 31 23:59:59 2030")
+    write_face_mat(tmp_path / "b.mat", *args)
+    assert (tmp_path / "a.mat").read_bytes() == (tmp_path / "b.mat").read_bytes()  # stable DVC hashes
+    assert (tmp_path / "a.mat").read_bytes().startswith(b"MATLAB 5.0 MAT-file")
+    np.testing.assert_allclose(scipy.io.loadmat(str(tmp_path / "a.mat"))["pt3d_68"][:2], 51.0)
+
+
 def test_truncated_mat_names_the_file(aflw_copy: Path) -> None:
     aflw_copy.write_bytes(aflw_copy.read_bytes()[:700])
     with pytest.raises(DatasetError, match=r"image00050\.mat: not a readable \.mat file"):
