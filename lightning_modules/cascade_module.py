@@ -20,12 +20,9 @@ from facealign.models.param_stats import ZScore
 from facealign.models.sparse_geometry import SparseGeometry, nme_torch
 from facegeom.morphable_model import MorphableModel
 from facegeom.parameters import n_params
+from lightning_modules.errors import NonFiniteLossError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite; the message says where and what to try."""
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,7 @@ import torch
 
 from facealign.models.angular_softmax import MultiHeadAngularSoftmax
 from facealign.models.dff_unet import DFFUNet, normalize_images
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite."""
+from lightning_modules.errors import NonFiniteLossError
 
 
 class DFFModule(pl.LightningModule):

@@ -35,11 +35,13 @@ def start_server(model: str, params: str | Path, cwd: str | Path, log_path: str 
         RuntimeError: the server exited or did not become ready; the log tail is in the message.
     """
     port = free_port()
-    log = open(log_path, "w") if log_path else None  # noqa: SIM115 - closed with the process
+    log = open(log_path, "w") if log_path else None  # noqa: SIM115 - the child keeps its own copy
     proc = subprocess.Popen(
         [sys.executable, "-m", "facealign.cli", "serve", "--params", str(params), "--model", model,
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         cwd=cwd, stdout=log, stderr=subprocess.STDOUT if log else None, env=env)
+    if log:
+        log.close()
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

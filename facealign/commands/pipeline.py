@@ -19,8 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def promotion_line(promotion: dict) -> str:
     """One line for ``metrics/promotion.json``: which version holds ``champion`` and why."""
     champion = promotion.get("champion_version")
-    family = promotion.get("compared", {}).get(str(champion), {}).get("family", "?")
-    nme = promotion.get("compared", {}).get(str(champion), {}).get("nme_mean")
+    measured = promotion.get("compared", {}).get(str(champion), {})
+    family, nme = measured.get("family", "?"), measured.get("nme_mean")
     held = f"v{champion} ({family}, nme_mean {nme:.2f} %)" if nme is not None else f"v{champion}"
     return (f"champion:  {promotion.get('model', 'face-alignment')}@{promotion.get('alias', 'champion')}"
             f" = {held}, {promotion.get('decision')}: {promotion.get('reason', '')}")

@@ -19,7 +19,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
 
     from facealign.training.cascade import train
     from facealign.training.console import quiet_lightning
-    from lightning_modules.cascade_module import NonFiniteLossError
+    from lightning_modules.errors import NonFiniteLossError
 
     quiet_lightning()
     if args.fresh:

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, cfg: dict) -> int:
     from facealign.training.console import quiet_lightning
     from facealign.training.dff import train
-    from lightning_modules.dff_module import NonFiniteLossError
+    from lightning_modules.errors import NonFiniteLossError
 
     quiet_lightning()
     if args.output:
