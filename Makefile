@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
 	@$(VENV)/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
-	@$(VENV)/bin/python -c "import facealign, torch, pytorch_lightning, ray, mlflow, dvc, numba" \
+	@$(VENV)/bin/python -c "import facealign, commands, torch, pytorch_lightning, ray, mlflow, dvc, numba, importlinter" \
 		|| { echo "installation of $(VENV) failed"; exit 1; }
 	@touch $(STAMP)
 
@@ -26,6 +26,7 @@ run: setup
 	@$(VENV)/bin/facealign pipeline
 
 test: setup
+	@$(VENV)/bin/lint-imports --no-cache
 	@$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
 
 test-slow: setup
@@ -33,6 +34,7 @@ test-slow: setup
 
 lint: setup
 	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/lint-imports --no-cache
 
 bench: setup
 	@for b in bench/*.py; do echo ">> $$b"; $(VENV)/bin/python $$b; done

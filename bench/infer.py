@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from faceio import atomic
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "infer.json"
 
@@ -108,9 +110,9 @@ def bench_cascade(args: argparse.Namespace) -> dict:
 def bench_dff_sdm(args: argparse.Namespace) -> dict:
     """DFF-SDM: latency per face at batch 1 (p50 / p99, ms) with its descriptor extraction
     (``extract_ms``) and SDM iteration (``iteration_ms``) times beside the DFF paper's GTX 1070
-    figures (see :mod:`facealign.sdm.timing`), and faces per second at batch 32."""
+    figures (see :mod:`facealign.aligners.sdm_timing`), and faces per second at batch 32."""
     from facealign.aligners.sdm import load_sdm_aligner
-    from facealign.sdm.timing import time_aligner
+    from facealign.aligners.sdm_timing import time_aligner
 
     model_dir = Path(args.dff_sdm_model)
     if not (model_dir / "aligner.json").is_file():
@@ -133,12 +135,9 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], dict]] = {"cascade": bench_ca
 
 def write_section(path: Path, name: str, result: dict) -> None:
     """Read-modify-write ``path``: set section ``name``, keep every other section."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     sections = json.loads(path.read_text()) if path.is_file() else {}
     sections[name] = result
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(sections, indent=2) + "\n")
-    tmp.replace(path)
+    atomic.write_json(path, sections)
 
 
 def main(argv: list[str] | None = None) -> int:

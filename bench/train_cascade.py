@@ -66,9 +66,9 @@ def stage0(cfg: dict, faces, model):
     from datamodules.cascade_data import CascadeDataset
     from facealign.models.cascade_net import NetConfig
     from facealign.models.param_stats import ZScore
-    from facealign.training.cascade_settings import CascadeSettings
     from facegeom.parameters import from_crop, to_crop
     from lightning_modules.cascade_module import CascadeModule
+    from training.cascade_settings import CascadeSettings
 
     s = CascadeSettings.from_section(cfg["cascade"])
     truth = to_crop(faces.params, faces.boxes, s.input_size)
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from facealign.config import load_params
-    from facealign.training.console import quiet_lightning
+    from training.console import quiet_lightning
     quiet_lightning()
     cfg = load_params(REPO / "params.yaml", args.overrides)
     faces, model, source = load_faces(cfg, n_random=512)

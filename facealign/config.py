@@ -9,6 +9,8 @@ given on the command line as ``section.key=value`` (YAML-parsed values) come las
 from __future__ import annotations
 
 import copy
+import dataclasses
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,40 @@ DEFAULT_PARAMS = Path("params.yaml")
 
 class ConfigError(ValueError):
     """A parameter file or override that cannot be applied; the message names it."""
+
+
+def section_fields(cls: type, section: Mapping[str, Any] | None, name: str,
+                   extra: Iterable[str] = ()) -> dict[str, Any]:
+    """The entries of a ``params.yaml`` section that are fields of the dataclass ``cls``.
+
+    The one strict reader behind every ``from_section``: each key of ``section`` must be a
+    field of ``cls`` or one of ``extra`` (keys of the same section that other code reads,
+    e.g. ``synthesize.n_train``); the ``extra`` entries are left out of the result.
+
+    Args:
+        cls: the settings dataclass.
+        section: the section's mapping (None reads as empty).
+        name: the section's dotted name for messages, e.g. ``"cascade.net"`` or ``"dff.train"``.
+        extra: further accepted keys that are not fields of ``cls``.
+    Returns:
+        ``{field: value}`` for the fields given in ``section`` (values unconverted).
+    Raises:
+        ConfigError: ``section`` is not a mapping, or has a key that is neither a field nor
+            in ``extra``; the message names the key and the section, e.g.
+            ``synthesize: unknown parameter 'n_trian' (known: ...)``.
+    """
+    if section is None:
+        return {}
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"{name}: expected a mapping of parameters, got {type(section).__name__}")
+    fields = {f.name for f in dataclasses.fields(cls)}
+    known = fields | set(extra)
+    unknown = [str(key) for key in section if key not in known]
+    if unknown:
+        listed = ", ".join(repr(key) for key in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        raise ConfigError(f"{name}: unknown parameter{plural} {listed} (known: {', '.join(sorted(known))})")
+    return {key: value for key, value in section.items() if key in fields}
 
 
 def set_dotted(cfg: dict[str, Any], dotted: str, value: Any, source: str) -> None:

@@ -1,4 +1,4 @@
-"""Face boxes for an image (given, detected, or the whole image) and one image's prediction.
+"""Face boxes for an image: given, detected, or the whole image.
 
 Boxes are ``(x0, y0, x1, y1)`` in the image's pixels (0-based, x right, y down), the
 convention of the evaluation protocol (the box of the 68 landmarks).  Detection uses
@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-
-from facealign.aligners.base import Aligner
 
 # Haar box (x, y, w, h) -> landmark box: (x + a*w, y + b*h, x + c*w, y + d*h).
 # Fitted on the real AFLW2000-3D / 300W-LP samples in ../shared (mean over the detections).
@@ -141,22 +139,3 @@ def face_boxes(
         if len(found):
             return found, "haar"
     return np.array([[0.0, 0.0, w - 1.0, h - 1.0]]), "whole-image"
-
-
-def align_image(
-    aligner: Aligner, image: np.ndarray, boxes: np.ndarray, with_params: bool = False
-) -> list[dict]:
-    """The ``faces`` list of the prediction contract: one aligned face per box.
-
-    ``with_params`` adds ``params``: the 3DMM parameter vector (list of floats) or None.
-    """
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    if not len(boxes):
-        return []
-    faces = []
-    for a in aligner.align([image] * len(boxes), boxes):
-        face = a.to_json()
-        if with_params:
-            face["params"] = None if a.params is None else [float(v) for v in a.params]
-        faces.append(face)
-    return faces

@@ -1,24 +1,22 @@
 """Evaluation outputs: metrics JSON, CED curve (CSV for ``dvc plots`` + PNG), overlay grids.
 
-Every file is written atomically (a temporary file in the target directory, then
-``os.replace``), parent directories are created, so a killed stage never leaves half a file.
+Every file is written atomically (:mod:`faceio.atomic`) and parent directories are created,
+so a killed stage never leaves half a file.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import math
-import os
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from faceeval.nme import NMEReport, nme_per_image
 from faceeval.plots import plot_ced, plot_overlay_grid
+from faceio.atomic import atomic_path
 
 CED_CSV_HEADER: tuple[str, str, str] = ("nme", "fraction", "model")
 """Long-format CED CSV: ``nme`` in percent, ``fraction`` of images in [0, 1], ``model``."""
@@ -33,26 +31,10 @@ TABLE_COLUMNS: tuple[str, ...] = (
 )
 
 
-@contextlib.contextmanager
-def _atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it onto ``path`` if the block succeeds."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    tmp.chmod(0o644)  # mkstemp makes 0600; outputs are shared artefacts
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_metrics(report: NMEReport, path: str | Path) -> None:
     """Write ``report.to_dict()`` as JSON (``metrics/<model>.json``); NaN is written as null."""
     text = json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"
-    with _atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
@@ -121,13 +103,13 @@ def write_ced(
         curves[model] = (thresholds * 100.0, fraction)
         auc = ced_auc(nme, limit=auc_limit)
         labels[model] = f"{model} (AUC@{auc_limit * 100:g}% = {auc * 100:.1f}%)"
-    with _atomic_path(csv_path) as tmp:
+    with atomic_path(csv_path) as tmp:
         with tmp.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(CED_CSV_HEADER)
             for model, (x, y) in curves.items():
                 writer.writerows((f"{xi:.4f}", f"{yi:.6f}", model) for xi, yi in zip(x, y, strict=True))
-    with _atomic_path(png_path) as tmp:
+    with atomic_path(png_path) as tmp:
         plot_ced(curves, labels, tmp)
 
 
@@ -159,7 +141,7 @@ def write_overlay_grid(
     for i, value in enumerate(nme):
         prefix = f"{titles[i]}  " if titles is not None else ""
         tiles.append(f"{prefix}NME {value * 100:.2f}%")
-    with _atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         plot_overlay_grid(images, pred_arr, gt_arr, tiles, tmp, cols=cols)
 
 

@@ -24,6 +24,8 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
+from faceio.atomic import atomic_path
+
 METRICS = ("graph", "euclidean")
 
 
@@ -140,10 +142,8 @@ class Segmentations:
 
     def save(self, path: str | Path) -> None:
         """Write an ``.npz`` (atomically: temp file, then rename)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(tmp, labels=self.labels, n_patches=np.int64(self.n_patches))
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            np.savez_compressed(tmp, labels=self.labels, n_patches=np.int64(self.n_patches))
 
     @classmethod
     def load(cls, path: str | Path) -> Segmentations:

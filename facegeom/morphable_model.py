@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from faceio.atomic import atomic_path
+
 N_LANDMARKS = 68
 
 
@@ -142,15 +144,13 @@ class MorphableModel:
     # -- persistence -----------------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Write the model as an uncompressed ``.npz`` (atomically: temp file, then rename)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(
-            tmp, mean=self.mean, id_basis=self.id_basis, id_std=self.id_std,
-            exp_basis=self.exp_basis, exp_std=self.exp_std, triangles=self.triangles,
-            landmarks=self.landmarks, contour_left=self.contour_left,
-            contour_right=self.contour_right, name=np.array(self.name),
-        )
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            np.savez(
+                tmp, mean=self.mean, id_basis=self.id_basis, id_std=self.id_std,
+                exp_basis=self.exp_basis, exp_std=self.exp_std, triangles=self.triangles,
+                landmarks=self.landmarks, contour_left=self.contour_left,
+                contour_right=self.contour_right, name=np.array(self.name),
+            )
 
     @classmethod
     def load(cls, path: str | Path) -> MorphableModel:

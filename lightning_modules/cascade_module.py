@@ -7,7 +7,6 @@ Batches come from :class:`datamodules.cascade_data.CascadeDataset`.  Per epoch i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytorch_lightning as pl
@@ -15,31 +14,12 @@ import torch
 
 from facealign.models.cascade_net import CascadeNet, NetConfig
 from facealign.models.losses import CascadeLoss
-from facealign.models.lr_schedules import build_scheduler
+from facealign.models.lr_schedules import OPTIMIZERS, OptimConfig, build_optimizer
 from facealign.models.param_stats import ZScore
 from facealign.models.sparse_geometry import SparseGeometry, nme_torch
 from facegeom.morphable_model import MorphableModel
 from facegeom.parameters import n_params
 from lightning_modules.errors import NonFiniteLossError
-
-OPTIMIZERS = ("adam", "adamw", "sgd")
-
-
-@dataclass(frozen=True)
-class OptimConfig:
-    """Optimiser and schedule settings of the ``cascade`` section."""
-
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 5e-4
-    momentum: float = 0.9
-    schedule: str = "cosine"
-    schedule_knobs: dict[str, Any] = field(default_factory=dict)
-    nan_check_every: int = 1
-
-    @classmethod
-    def from_section(cls, section: dict[str, Any]) -> OptimConfig:
-        return cls(**{k: section[k] for k in cls.__dataclass_fields__ if k in section})
 
 
 class CascadeModule(pl.LightningModule):
@@ -96,17 +76,7 @@ class CascadeModule(pl.LightningModule):
     def build_optimizer(self, steps_per_epoch: int, max_epochs: int
                         ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
         """The optimiser over the network and its per-step schedule (also usable without a Trainer)."""
-        o = self.optim
-        params = self.net.parameters()
-        if o.optimizer == "sgd":
-            opt = torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
-        elif o.optimizer == "adamw":
-            opt = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
-        else:  # Adam's weight_decay adds lambda * W to the gradient: L2 regularisation in the loss
-            opt = torch.optim.Adam(params, lr=o.lr, weight_decay=o.weight_decay)
-        scheduler = build_scheduler(o.schedule, opt, steps_per_epoch=steps_per_epoch, max_epochs=max_epochs,
-                                    **dict(o.schedule_knobs or {}))
-        return opt, scheduler
+        return build_optimizer(self.optim, self.net.parameters(), steps_per_epoch, max_epochs)
 
     def configure_optimizers(self) -> dict[str, Any]:
         max_epochs = max(int(self.trainer.max_epochs or 1), 1)

@@ -16,13 +16,15 @@ import time
 from contextlib import asynccontextmanager
 from typing import Any
 
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from facealign.decode import ImageError
+from facealign.detect import BoxError, HaarFaceDetector
+from facealign.predict import predict_image, to_image
 from serving.holder import ModelHolder
 from serving.limits import ApiError, ServeSettings, read_body
 from serving.multipart import parse_form
@@ -41,25 +43,21 @@ ALIGN_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data
 def align_upload(holder: ModelHolder, detector: Any, settings: ServeSettings, data: bytes,
                  box_text: str | None, name: str) -> dict:
     """Decode, find boxes and align one upload (runs in a worker thread)."""
-    from facealign.decode import ImageError, decode_image
-    from facealign.detect import BoxError, align_image, face_boxes
-
     try:
-        image = decode_image(data, settings.max_pixels)
+        image = to_image(data, settings.max_pixels)
     except ImageError as exc:
         raise ApiError(exc.status, "too_many_pixels" if exc.status == 413 else "bad_image", str(exc)) from exc
     h, w = image.shape[:2]
     if min(h, w) < settings.min_image_side:
         raise ApiError(422, "image_too_small", f"the image is {w}x{h}; each side needs "
                                                f"at least {settings.min_image_side} pixels")
+    loaded = holder.current()  # one model for the whole request, even if a swap happens now
     try:
-        boxes, _ = face_boxes(image, [box_text] if box_text else None,
-                              detector if settings.detect else None)
+        entry, _ = predict_image(loaded.aligner, image, name, [box_text] if box_text else None,
+                                 detector if settings.detect else None)
     except BoxError as exc:
         raise ApiError(422, "bad_box", str(exc)) from exc
-    loaded = holder.current()  # one model for the whole request, even if a swap happens now
-    faces = align_image(loaded.aligner, np.ascontiguousarray(image), boxes)
-    return {"image": name, "faces": faces}
+    return entry
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -68,8 +66,6 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 def create_app(holder: ModelHolder, settings: ServeSettings | None = None) -> FastAPI:
     """The application; ``holder`` must be loaded; polling starts and stops with the app."""
-    from facealign.detect import HaarFaceDetector
-
     settings = settings or ServeSettings()
     detector = HaarFaceDetector()
 

@@ -37,7 +37,7 @@ def load_ref(ref: ModelRef, face_model_path: str | None = None) -> Any:
     happen before it answers (or is swapped in), not in a user's request."""
     import numpy as np
 
-    from facealign.aligners.loading import load_aligner
+    from facealign.registry.loading import load_aligner
 
     aligner = load_aligner(ref.pinned, face_model_path)
     aligner.align([np.full((128, 128, 3), 128, np.uint8)], np.array([[32.0, 32.0, 96.0, 96.0]]))

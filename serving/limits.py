@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from facealign.config import section_fields
+
 MB = 1024 * 1024
+SECTION_EXTRAS = ("threads_per_request",)  # keys of the serve section read by `facealign serve` itself
 
 
 @dataclass(frozen=True)
@@ -33,11 +36,15 @@ class ServeSettings:
 
     @classmethod
     def from_section(cls, section: dict[str, Any] | None) -> ServeSettings:
+        """From ``cfg["serve"]`` (``max_body_mb`` in MiB becomes ``max_body_bytes``).
+
+        ``threads_per_request`` is accepted (``facealign serve`` reads it); any other
+        unknown key is a :class:`facealign.config.ConfigError` naming it.
+        """
         section = dict(section or {})
         if "max_body_mb" in section:
             section["max_body_bytes"] = int(float(section.pop("max_body_mb")) * MB)
-        known = {k: section[k] for k in cls.__dataclass_fields__ if k in section}
-        return cls(**known)
+        return cls(**section_fields(cls, section, "serve", extra=SECTION_EXTRAS))
 
 
 class ApiError(Exception):

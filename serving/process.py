@@ -37,7 +37,7 @@ def start_server(model: str, params: str | Path, cwd: str | Path, log_path: str 
     port = free_port()
     log = open(log_path, "w") if log_path else None  # noqa: SIM115 - the child keeps its own copy
     proc = subprocess.Popen(
-        [sys.executable, "-m", "facealign.cli", "serve", "--params", str(params), "--model", model,
+        [sys.executable, "-m", "commands.cli", "serve", "--params", str(params), "--model", model,
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         cwd=cwd, stdout=log, stderr=subprocess.STDOUT if log else None, env=env)
     if log:

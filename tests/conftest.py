@@ -62,3 +62,11 @@ def _mlflow_state_does_not_leak_between_tests():
         os.environ.pop("MLFLOW_TRACKING_URI", None)
     else:
         os.environ["MLFLOW_TRACKING_URI"] = saved
+
+
+@pytest.fixture(scope="session")
+def head_model():
+    """The hand-made head of :mod:`head_model` (tests/support): SDM tests' small morphable model."""
+    from head_model import make_head_model
+
+    return make_head_model()

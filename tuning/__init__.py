@@ -5,7 +5,7 @@ cluster.  One concept per module:
 
 - :mod:`tuning.settings`: the sweep's settings (``tune:`` in ``params.yaml`` + flags).
 - :mod:`tuning.search_space`: the search space, declared in one readable place.
-- :mod:`tuning.families`: how a trial's hyperparameters reach a family's ``train``.
+- :mod:`tuning.families`: one object per model family (its ``train``, trial config, inputs).
 - :mod:`tuning.reporting`: Lightning callbacks that report each epoch to Tune / Train.
 - :mod:`tuning.trainable`: the trial function (one process, or DDP over Ray Train).
 - :mod:`tuning.schedulers`: ASHA / PBT / FIFO and the seeded search algorithm.

@@ -53,8 +53,8 @@ def register_candidate(model_dir: Path, family: Family, cfg: dict, run_id: str, 
 
     from mlflow.tracking import MlflowClient
 
-    from facealign.aligners.loading import load_aligner
     from facealign.evaluation import evaluate
+    from facealign.registry.loading import load_aligner
     from facealign.registry.register import log_and_register
     from facealign.tracking import tracking_uri
 

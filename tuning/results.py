@@ -7,13 +7,12 @@ trial is the one with the lowest final metric among those that saved a model.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from faceio import atomic
 from tuning.reporting import MODEL_DIR
 from tuning.search_space import schedule_knobs
 
@@ -108,12 +107,7 @@ def best_record(row: TrialRow, metric: str, max_epochs: int, extra: dict[str, An
 
 def write_json(path: str | Path, data: dict[str, Any]) -> Path:
     """Write ``data`` as JSON atomically (a reader never sees half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomic.write_json(path, data, default=str)
 
 
 def rows_to_json(rows: list[TrialRow]) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 Loaded from an aligner directory written by :mod:`facealign.models.cascade_bundle`
 (``load_cascade_aligner`` is the ``cascade`` entry of
-:data:`facealign.aligners.loading.FAMILIES`).
+:data:`facealign.aligners.loading.LOADERS`).
 """
 
 from __future__ import annotations

@@ -1,58 +1,59 @@
-"""Turn a model specification into an aligner.
+"""Turn a local model specification into an aligner: ``mean-shape`` or a saved aligner directory.
 
-A specification is ``mean-shape``, a trained aligner's directory (it holds
-``aligner.json`` naming its family) or an MLflow URI (``models:/name@alias``,
-``models:/name/3``, ``runs:/<id>/model``).
+A saved aligner directory holds ``aligner.json`` (:mod:`facealign.manifest`) naming its
+family; each family's loader reads the rest.  Registry and run URIs (``models:/...``,
+``runs:/...``) are resolved one layer up, by :func:`facealign.registry.loading.load_aligner`.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
+from collections.abc import Callable
 from pathlib import Path
 
 from facealign.aligners.base import Aligner
+from facealign.manifest import is_aligner_dir, read_manifest
 from facegeom.morphable_model import MorphableModel
 
-# family -> "module:callable" taking the aligner directory; imported only when used.
-FAMILIES: dict[str, str] = {
-    "mean_shape": "facealign.aligners.mean_shape:load_mean_shape_aligner",
-    "cascade": "facealign.aligners.cascade:load_cascade_aligner",
-    "dff_sdm": "facealign.aligners.sdm:load_sdm_aligner",
-    "sift_sdm": "facealign.aligners.sdm:load_sdm_aligner",
+
+def _load_mean_shape(path: Path) -> Aligner:
+    from facealign.aligners.mean_shape import load_mean_shape_aligner
+
+    return load_mean_shape_aligner(path)
+
+
+def _load_cascade(path: Path) -> Aligner:
+    from facealign.aligners.cascade import load_cascade_aligner  # torch: imported only when used
+
+    return load_cascade_aligner(path)
+
+
+def _load_sdm(path: Path) -> Aligner:
+    from facealign.aligners.sdm import load_sdm_aligner
+
+    return load_sdm_aligner(path)
+
+
+LOADERS: dict[str, Callable[[Path], Aligner]] = {
+    "mean_shape": _load_mean_shape,
+    "cascade": _load_cascade,
+    "dff_sdm": _load_sdm,
+    "sift_sdm": _load_sdm,
 }
-MANIFEST = "aligner.json"
 
 
-def read_manifest(directory: str | Path) -> dict:
-    """The ``aligner.json`` of a saved aligner directory; errors name the file."""
-    path = Path(directory) / MANIFEST
-    if not path.is_file():
-        raise FileNotFoundError(f"{directory}: not a saved aligner (no {MANIFEST})")
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
-    if manifest.get("family") not in FAMILIES:
-        raise ValueError(f"{path}: field 'family' must be one of {sorted(FAMILIES)}")
-    return manifest
+def load_local_aligner(spec: str | Path, face_model_path: str | Path | None = None) -> Aligner:
+    """The aligner ``spec`` names: ``mean-shape`` (needs ``face_model_path``) or an aligner directory.
 
-
-def load_aligner(spec: str, face_model_path: str | Path | None = None) -> Aligner:
-    """The aligner named by ``spec`` (see the module docstring)."""
-    if spec == "mean-shape":
+    A file inside an aligner directory (a checkpoint, say) stands for its directory.
+    """
+    if str(spec) == "mean-shape":
         if face_model_path is None:
             raise ValueError("mean-shape needs a face model path")
         from facealign.aligners.mean_shape import MeanShapeAligner
 
         return MeanShapeAligner(MorphableModel.load(face_model_path))
-    if spec.startswith(("models:/", "runs:/")):
-        from facealign.registry.pyfunc import load_aligner_from_uri
-
-        return load_aligner_from_uri(spec)
     path = Path(spec)
-    if path.is_file() and path.parent.joinpath(MANIFEST).is_file():
-        path = path.parent  # a checkpoint file inside an aligner directory
+    if path.is_file() and is_aligner_dir(path.parent):
+        path = path.parent
     family = read_manifest(path)["family"]
-    module_name, func = FAMILIES[family].split(":")
-    return getattr(importlib.import_module(module_name), func)(path)
+    return LOADERS[family](path)

@@ -5,12 +5,12 @@ It is the first row of every comparison: any trained aligner must beat it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from facealign.aligners.base import Alignment
+from facealign.manifest import write_manifest
 from facegeom.morphable_model import MorphableModel
 
 
@@ -62,7 +62,7 @@ def save_mean_shape_aligner(model: MorphableModel, directory: str | Path) -> Pat
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model.save(directory / "face_model.npz")
-    (directory / "aligner.json").write_text(json.dumps({"family": "mean_shape"}, indent=2))
+    write_manifest(directory, {"family": "mean_shape"})
     return directory
 
 

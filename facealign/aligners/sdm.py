@@ -19,13 +19,13 @@ z-buffer visibility in the whole image, the pose in degrees and the 3DMM paramet
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from facealign.aligners.base import Alignment
+from facealign.manifest import read_manifest, write_manifest
 from facealign.sdm.crops import boxes_to_crop, crop_faces
 from facealign.sdm.descriptors import Descriptor, DFFDescriptor, SIFTDescriptor
 from facealign.sdm.regression import Cascade
@@ -154,19 +154,15 @@ def save_sdm_aligner(directory: str | Path, model: MorphableModel, vertex_ids: n
                 "descriptor": descriptor, "settings": settings.to_dict(),
                 "mlflow_run_id": training.pop("mlflow_run_id", None),
                 "landmark_vertices": [int(v) for v in vertex_ids], "training": training}
-    (directory / "aligner.json").write_text(json.dumps(manifest, indent=2))
+    write_manifest(directory, manifest)
     return directory
 
 
 def load_sdm_aligner(path: str | Path) -> SDMAligner:
     """Load a directory written by :func:`save_sdm_aligner` (the ``dff_sdm`` / ``sift_sdm`` families)."""
-    from facealign.aligners.loading import read_manifest
-
     path = Path(path)
-    manifest = read_manifest(path)
-    for key in ("descriptor", "settings", "landmark_vertices"):
-        if key not in manifest:
-            raise ValueError(f"{path / 'aligner.json'}: missing field {key!r}")
+    manifest = read_manifest(path, ("dff_sdm", "sift_sdm"),
+                             required=("descriptor", "settings", "landmark_vertices"))
     settings = SDMSettings.from_section(manifest["settings"])
     model = MorphableModel.load(path / "face_model.npz")
     vertex_ids = np.asarray(manifest["landmark_vertices"], np.int64)

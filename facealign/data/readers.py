@@ -23,6 +23,7 @@ import scipy.io
 from PIL import Image
 
 from facegeom.camera import pose_from_pose_para
+from faceio import atomic
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -231,6 +232,4 @@ def write_face_mat(
     scipy.io.savemat(buffer, fields)
     data = bytearray(buffer.getvalue())
     data[: len(MAT_HEADER_TEXT)] = MAT_HEADER_TEXT  # scipy stamps the creation time; keep bytes = content
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(bytes(data))
-    tmp.replace(path)
+    atomic.write_bytes(path, bytes(data))

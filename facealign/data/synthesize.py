@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import shutil
 from dataclasses import asdict, dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -33,6 +32,7 @@ from faceeval.nme import map_68_to_21
 from facegeom import parameters
 from facegeom.camera import pose_para_from_pose
 from facegeom.morphable_model import MorphableModel
+from faceio.atomic import atomic_directory
 
 SPLIT_CODES = {"train": 0, "test": 1}
 
@@ -52,9 +52,19 @@ class SynthesisConfig:
     seed: int = 1
     jpeg_quality: int = 92
 
+    # keys of the synthesize section read by ``facealign synthesize`` itself, not held here
+    SECTION_EXTRAS = ("n_train", "n_test", "workers")
+
     @classmethod
     def from_section(cls, section: dict) -> SynthesisConfig:
-        known = {k: section[k] for k in cls.__dataclass_fields__ if k in section}
+        """From ``cfg["synthesize"]`` (optionally laid over with ``cfg["dff"]["data"]``).
+
+        Keys in :attr:`SECTION_EXTRAS` are accepted and ignored; any other unknown key is a
+        :class:`facealign.config.ConfigError` naming it.
+        """
+        from facealign.config import section_fields
+
+        known = section_fields(cls, section, "synthesize", extra=cls.SECTION_EXTRAS)
         for key in ("face_scale", "one_sided_expressions"):
             if key in known:
                 known[key] = tuple(known[key])
@@ -137,10 +147,14 @@ def _run_chunk(model_path: str, cfg: SynthesisConfig, split: str, folder: str,
 def synthesize_split(model_path: str | Path, cfg: SynthesisConfig, split: str, count: int,
                      out_dir: str | Path, workers: int = 2, progress: bool = True) -> Path:
     """Write ``count`` samples of ``split`` into ``out_dir/split`` atomically; returns it."""
-    final = Path(out_dir) / split
-    tmp = Path(out_dir) / f".{split}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    with atomic_directory(Path(out_dir) / split) as tmp:
+        _write_split(model_path, cfg, split, count, tmp, workers, progress)
+    return Path(out_dir) / split
+
+
+def _write_split(model_path: str | Path, cfg: SynthesisConfig, split: str, count: int, tmp: Path,
+                 workers: int, progress: bool) -> None:
+    """The samples and ``manifest.json`` of one split, written into the (partial) folder ``tmp``."""
     chunks = [list(range(s, min(s + 16, count))) for s in range(0, count, 16)]
     job = partial(_run_chunk, str(model_path), cfg, split, str(tmp))
     bar = tqdm(total=count, desc=f"synthesize {split}", unit="img", disable=not progress)
@@ -155,6 +169,3 @@ def synthesize_split(model_path: str | Path, cfg: SynthesisConfig, split: str, c
     bar.close()
     manifest = {"split": split, "count": count, **asdict(cfg)}
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    return final

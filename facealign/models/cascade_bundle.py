@@ -17,20 +17,20 @@ run never leaves a half-written aligner.
 
 from __future__ import annotations
 
-import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from facealign.manifest import read_manifest as read_aligner_manifest
+from facealign.manifest import write_manifest
 from facealign.models.cascade_net import CascadeNet, NetConfig
 from facealign.models.param_stats import ZScore, load_stats, save_stats
 from facegeom.morphable_model import MorphableModel
 from facegeom.parameters import n_params
+from faceio.atomic import atomic_directory
 
-MANIFEST = "aligner.json"
 FORMAT = 1
 
 
@@ -77,51 +77,29 @@ class CascadeBundle:
 def save_bundle(bundle: CascadeBundle, directory: str | Path) -> Path:
     """Write ``bundle`` as an aligner directory (atomically replacing an old one)."""
     final = Path(directory)
-    tmp = final.with_name(final.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    weights = []
-    for k, state in enumerate(bundle.weights):
-        torch.save({name: t.detach().cpu() for name, t in state.items()}, tmp / f"stage{k}.pt")
-        weights.append(f"stage{k}.pt")
-    stats = {"params": bundle.param_stats, **{f"delta{k}": s for k, s in enumerate(bundle.delta_stats)}}
-    save_stats(tmp / "stats.npz", stats)
-    bundle.model.save(tmp / "face_model.npz")
-    manifest = {
-        **bundle.info, "family": "cascade", "format": FORMAT, "stages": bundle.stages,
-        "input_size": bundle.input_size, "crop_scale": bundle.crop_scale, "crop_shift": bundle.crop_shift,
-        "net": bundle.net, "weights": weights, "stats": "stats.npz", "face_model": "face_model.npz",
-    }
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
+    with atomic_directory(final) as tmp:
+        weights = []
+        for k, state in enumerate(bundle.weights):
+            torch.save({name: t.detach().cpu() for name, t in state.items()}, tmp / f"stage{k}.pt")
+            weights.append(f"stage{k}.pt")
+        stats = {"params": bundle.param_stats, **{f"delta{k}": s for k, s in enumerate(bundle.delta_stats)}}
+        save_stats(tmp / "stats.npz", stats)
+        bundle.model.save(tmp / "face_model.npz")
+        write_manifest(tmp, {
+            **bundle.info, "family": "cascade", "format": FORMAT, "stages": bundle.stages,
+            "input_size": bundle.input_size, "crop_scale": bundle.crop_scale, "crop_shift": bundle.crop_shift,
+            "net": bundle.net, "weights": weights, "stats": "stats.npz", "face_model": "face_model.npz",
+        })
     return final
 
 
 def read_manifest(directory: str | Path) -> dict[str, Any]:
     """The cascade's ``aligner.json``; errors name the file and the field."""
-    path = Path(directory) / MANIFEST
-    if not path.is_file():
-        raise FileNotFoundError(f"{directory}: not a saved aligner (no {MANIFEST}); "
-                                f"train one with `facealign train-cascade` or `dvc repro train_cascade`")
-    manifest = json.loads(path.read_text())
-    if manifest.get("family") != "cascade":
-        raise ValueError(f"{path}: field 'family' is {manifest.get('family')!r}, not 'cascade'")
-    for key in ("stages", "input_size", "crop_scale", "crop_shift", "net", "weights", "stats", "face_model"):
-        if key not in manifest:
-            raise ValueError(f"{path}: missing field {key!r}")
-    return manifest
-
-
-def update_manifest(directory: str | Path, **fields: Any) -> None:
-    """Add or replace fields of ``aligner.json`` in place (e.g. the evaluation's results)."""
-    path = Path(directory) / MANIFEST
-    manifest = read_manifest(directory)
-    manifest.update(fields)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    tmp.replace(path)
+    return read_aligner_manifest(
+        directory, "cascade",
+        required=("stages", "input_size", "crop_scale", "crop_shift", "net", "weights", "stats",
+                  "face_model"),
+        hint="; train one with `facealign train-cascade` or `dvc repro train_cascade`")
 
 
 def load_bundle(directory: str | Path) -> CascadeBundle:

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from facealign.config import section_fields
+
 LAYER_TYPES = ("conv", "local")
 
 
@@ -96,10 +98,8 @@ class NetConfig:
 
     @classmethod
     def from_section(cls, section: dict[str, Any]) -> NetConfig:
-        known = {k: v for k, v in section.items() if k in cls.__dataclass_fields__}
-        unknown = set(section) - set(known)
-        if unknown:
-            raise ValueError(f"cascade.net: unknown key(s) {sorted(unknown)}")
+        """From ``cfg["cascade"]["net"]``; an unknown key is a :class:`ConfigError` naming it."""
+        known = section_fields(cls, section, "cascade.net")
         for key in ("image_stream", "pncc_stream"):
             known[key] = tuple(LayerSpec.from_dict(dict(s)) for s in known.get(key) or ())
         if not known.get("image_stream"):

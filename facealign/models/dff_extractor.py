@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from facealign.models.dff_unet import DFFUNet, normalize_images
+from faceio.atomic import atomic_path
 
 MANIFEST = "dff.json"
 WEIGHTS = "weights.pt"
@@ -120,9 +121,8 @@ def save_dff_extractor(net: DFFUNet, directory: str | Path, image_size: int,
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-    tmp = directory / (WEIGHTS + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(directory / WEIGHTS)
+    with atomic_path(directory / WEIGHTS) as tmp:
+        torch.save(state, tmp)
     manifest = {**(extra or {}), "family": "dff", "format_version": FORMAT_VERSION,
                 "image_size": int(image_size), **net.config(), "weights": WEIGHTS}
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2))

@@ -1,4 +1,7 @@
-"""The learning-rate schedules the cascade (and the Ray Tune sweeps) choose from.
+"""The optimisers and learning-rate schedules the cascade (and the Ray Tune sweeps) choose from.
+
+:class:`OptimConfig` holds the ``cascade`` section's optimiser and schedule settings and
+:func:`build_optimizer` turns it into a torch optimiser with its per-step schedule.
 
 ``SCHEDULES`` is a plain dict ``name -> {"builder", "knobs", "doc"}``; ``knobs`` holds each
 schedule's tunable settings with their defaults.  :func:`build_scheduler` makes a torch
@@ -11,7 +14,8 @@ optimizer's base rate.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -113,3 +117,34 @@ def build_scheduler(
                          f"(knobs: {sorted(spec['knobs'])})")
     settings = {**spec["knobs"], **knobs}
     return spec["builder"](optimizer, max(int(steps_per_epoch), 1), max(int(max_epochs), 1), **settings)
+
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser and schedule settings of the ``cascade`` section (``lr`` is the base rate)."""
+
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 5e-4
+    momentum: float = 0.9
+    schedule: str = "cosine"
+    schedule_knobs: dict[str, Any] = field(default_factory=dict)
+    nan_check_every: int = 1
+
+
+def build_optimizer(config: OptimConfig, params: Iterable[torch.nn.Parameter], steps_per_epoch: int,
+                    max_epochs: int) -> tuple[torch.optim.Optimizer, LRScheduler]:
+    """The optimiser over ``params`` and its schedule, stepped once per optimiser step."""
+    if config.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
+                              weight_decay=config.weight_decay)
+    elif config.optimizer == "adamw":
+        opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    else:  # Adam's weight_decay adds lambda * W to the gradient: L2 regularisation in the loss
+        opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = build_scheduler(config.schedule, opt, steps_per_epoch=steps_per_epoch, max_epochs=max_epochs,
+                                **dict(config.schedule_knobs or {}))
+    return opt, scheduler

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from faceio.atomic import atomic_path
+
 
 @dataclass(frozen=True)
 class ZScore:
@@ -79,9 +81,8 @@ def save_stats(path: str | Path, stats: dict[str, ZScore], **extra: np.ndarray) 
     arrays: dict[str, np.ndarray] = dict(extra)
     for name, stat in stats.items():
         arrays.update(stat.to_arrays(name))
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
 
 
 def load_stats(path: str | Path, names: list[str]) -> dict[str, ZScore]:

@@ -4,7 +4,9 @@
 aligner directory (``models/cascade``...) or ``mean-shape`` (the baseline, saved on the fly
 from ``paths.face_model``).  A candidate counts only when its metrics file
 ``<paths.metrics>/<name>.json`` exists (its evaluate stage ran on the current test set);
-a directory whose content hash is already registered is not logged again.
+a directory whose content hash is already registered is not logged again.  A new version
+also gets the real-face tags (``real_nme_*``, ``real_data_hash``) when
+``<paths.metrics>/real_<name>.json`` holds a real measurement (``facealign evaluate-real``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from facealign.registry.register import aligner_hash, find_version, log_and_register
+from facealign.manifest import is_aligner_dir
+from facealign.registry.register import aligner_hash, find_version, log_and_register, measured_real
 
 
 @dataclass(frozen=True)
@@ -25,16 +28,29 @@ class Candidate:
     name: str
     version: str | None
     status: str  # "registered", "already registered" or why it was skipped
+    real_data_hash: str | None = None  # the real folders it was measured on (real_<name>.json)
+
+
+def load_real_metrics(metrics_dir: str | Path, name: str) -> dict | None:
+    """``<metrics_dir>/real_<name>.json`` when it holds a real measurement (not skipped, with
+    images), else None.  NMEs in percent; ``real_data`` / ``real_data_hash`` name the folders."""
+    path = Path(metrics_dir) / f"real_{name}.json"
+    if not path.is_file():
+        return None
+    metrics = json.loads(path.read_text())
+    return metrics if measured_real(metrics) else None
 
 
 def _register(client: Any, cfg: dict, name: str, directory: Path, metrics_file: Path,
               test_hash: str) -> Candidate:
+    real = load_real_metrics(metrics_file.parent, name)
+    real_hash = None if real is None else str(real["real_data_hash"])
     existing = find_version(client, cfg["registry"]["name"], aligner_hash(directory))
     if existing is not None:
-        return Candidate(name, str(existing.version), "already registered")
+        return Candidate(name, str(existing.version), "already registered", real_hash)
     metrics = json.loads(metrics_file.read_text())
-    version = log_and_register(directory, metrics, cfg, test_data_hash=test_hash)
-    return Candidate(name, version, "registered")
+    version = log_and_register(directory, metrics, cfg, test_data_hash=test_hash, real_metrics=real)
+    return Candidate(name, version, "registered", real_hash)
 
 
 def register_candidates(client: Any, cfg: dict, test_hash: str) -> list[Candidate]:
@@ -59,7 +75,7 @@ def register_candidates(client: Any, cfg: dict, test_hash: str) -> list[Candidat
                 out.append(_register(client, cfg, name, directory, metrics_file, test_hash))
             continue
         directory = Path(spec)
-        if not (directory / "aligner.json").is_file():
+        if not is_aligner_dir(directory):
             out.append(Candidate(name, None, f"skipped: {directory} is not a saved aligner"))
             continue
         out.append(_register(client, cfg, name, directory, metrics_file, test_hash))

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from facealign.manifest import is_aligner_dir, read_manifest
 
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))/?$")
 
@@ -56,11 +57,8 @@ def resolve(spec: str, client: Any = None) -> ModelRef:
     parsed = parse_models_uri(spec)
     if parsed is None:
         tags = {}
-        manifest = Path(spec) / "aligner.json"
-        if manifest.is_file():
-            import json
-
-            tags = {"family": str(json.loads(manifest.read_text()).get("family"))}
+        if is_aligner_dir(spec):
+            tags = {"family": str(read_manifest(spec)["family"])}
         elif spec == "mean-shape":
             tags = {"family": "mean_shape"}
         return ModelRef(spec, tags=tags)

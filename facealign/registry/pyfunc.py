@@ -3,7 +3,7 @@
 The model is logged "from code" (:mod:`facealign.registry._mlflow_model` is executed by
 MLflow at load time; nothing is unpickled).  Its artifact ``aligner`` is the aligner
 directory (``aligner.json`` + weights + morphable model + normalisation statistics),
-loaded by :func:`facealign.aligners.loading.load_aligner`.
+loaded by :func:`facealign.aligners.loading.load_local_aligner`.
 
 Input (one row per image), a DataFrame / dict of columns / list of row dicts:
 
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from facealign.aligners.base import Aligner
+from facealign.predict import predict_image, to_image
 
 try:  # the base class only matters inside MLflow; keep this module importable without it
     from mlflow.pyfunc import PythonModel
@@ -60,46 +61,20 @@ def _missing(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def _image(value: Any, max_pixels: int) -> np.ndarray:
-    """Encoded bytes or a uint8 array -> (H, W, 3) uint8 RGB."""
-    from facealign.decode import decode_image
-
-    if isinstance(value, bytes | bytearray):
-        return decode_image(bytes(value), max_pixels)
-    if isinstance(value, str):
-        import base64
-        import binascii
-
-        try:
-            return decode_image(base64.b64decode(value, validate=True), max_pixels)
-        except binascii.Error as exc:
-            raise ValueError("image: a string must be base64-encoded image bytes") from exc
-    arr = np.asarray(value)
-    if arr.dtype != np.uint8 or arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
-        raise ValueError(f"image: an array must be uint8 (H, W), (H, W, 3) or (H, W, 4), "
-                         f"got {arr.dtype} {arr.shape}")
-    if arr.ndim == 2:
-        arr = np.repeat(arr[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(arr[:, :, :3])
-
-
 def predict_rows(aligner: Aligner, rows: list[dict], detector: Any = None,
                  max_pixels: int = 50_000_000) -> list[dict]:
-    """Align every row (see the module docstring); ``detector`` finds faces when no box is given."""
-    from facealign.detect import align_image, face_boxes
-
+    """Align every row (see the module docstring) through :func:`facealign.predict.predict_image`."""
     out = []
     for i, row in enumerate(rows):
         value = row.get("image")
         if not isinstance(value, np.ndarray) and _missing(value):
             raise ValueError(f"row {i}: field 'image' is missing")
-        image = _image(value, max_pixels)
         box = row.get("box")
         given = [box] if isinstance(box, list | tuple | np.ndarray) or not _missing(box) else None
-        boxes, _ = face_boxes(image, given, detector)
-        faces = align_image(aligner, image, boxes, with_params=True)
-        name = row.get("name")
-        out.append({"image": str(i) if _missing(name) else str(name), "faces": faces})
+        name = str(i) if _missing(row.get("name")) else str(row.get("name"))
+        image = to_image(value, max_pixels)
+        entry, _ = predict_image(aligner, image, name, given, detector, with_params=True)
+        out.append(entry)
     return out
 
 
@@ -112,10 +87,10 @@ class FaceAlignmentModel(PythonModel):
     _skip_type_hint_validation = True
 
     def load_context(self, context):
-        from facealign.aligners.loading import load_aligner
+        from facealign.aligners.loading import load_local_aligner
         from facealign.detect import HaarFaceDetector
 
-        self.aligner = load_aligner(context.artifacts[ARTIFACT_KEY])
+        self.aligner = load_local_aligner(context.artifacts[ARTIFACT_KEY])
         self.detector = HaarFaceDetector()
 
     def predict(self, context, model_input, params=None):

@@ -2,14 +2,17 @@
 
 The logged model is self-contained: the aligner directory (weights, morphable model,
 normalisation statistics, ``aligner.json``) is its artifact ``aligner``; the
-``facealign``, ``facegeom`` and ``faceeval`` sources travel as ``code_paths`` (so it loads
+``facealign``, ``facegeom``, ``faceeval`` and ``faceio`` sources travel as ``code_paths`` (so it loads
 where the training checkout is absent, given the pinned ``pip_requirements``); it has a
 signature and an input example.  Requirements are given explicitly, which skips MLflow's
 slow inference of them.
 
 Each version is tagged with the family, ``nme_mean`` and the three bin NMEs (percent),
 the DVC hash of the test set they were measured on, the git commit, the source run and
-``aligner_hash`` (content hash of the directory, so a directory is registered once).
+``aligner_hash`` (content hash of the directory, so a directory is registered once).  When
+the aligner was measured on real faces (``metrics/real_<model>.json`` with images), the
+version also carries ``real_nme_mean``, ``real_nme_0_30``, ``real_nme_30_60``,
+``real_nme_60_90`` (percent) and ``real_data_hash`` (the real folders' combined hash).
 """
 
 from __future__ import annotations
@@ -25,13 +28,28 @@ from typing import Any
 
 import numpy as np
 
-from facealign.aligners.loading import read_manifest
+from facealign.manifest import read_manifest
 
 MODEL_FILE = Path(__file__).with_name("_mlflow_model.py")
-CODE_PACKAGES = ("facealign", "facegeom", "faceeval")
+CODE_PACKAGES = ("facealign", "facegeom", "faceeval", "faceio")
 REQUIREMENTS = ("mlflow", "numpy", "scipy", "pandas", "torch", "opencv-python-headless", "pillow",
                 "pyyaml", "numba", "tqdm")
 NME_KEYS = ("nme_mean", "nme_0_30", "nme_30_60", "nme_60_90")
+REAL_PREFIX = "real_"  # tag / metric prefix of the real-face figures
+
+
+def hash_tag(prefix: str = "") -> str:
+    """The tag naming the data a version's ``<prefix>nme_*`` tags were measured on:
+    ``test_data_hash`` (synthetic, ``prefix=""``) or ``real_data_hash`` (``"real_"``)."""
+    return f"{prefix}data_hash" if prefix else "test_data_hash"
+
+
+def measured_real(real_metrics: dict | None) -> bool:
+    """Whether ``real_metrics`` (a ``metrics/real_<model>.json``) holds a real measurement:
+    not skipped, at least one image, and the hash of the folders it used."""
+    if not real_metrics or "skipped" in real_metrics:
+        return False
+    return int(real_metrics.get("n_images") or 0) > 0 and bool(real_metrics.get("real_data_hash"))
 
 
 def aligner_hash(directory: str | Path) -> str:
@@ -112,14 +130,24 @@ def _float(value: Any) -> float | None:
     return f if np.isfinite(f) else None
 
 
-def version_tags(family: str, metrics: dict, test_data_hash: str, git_commit: str, run_id: str,
-                 digest: str) -> dict[str, str]:
-    """The tags every version carries (NMEs as strings, ``nan`` where a bin was empty)."""
-    tags = {"family": family, "test_data_hash": test_data_hash, "git_commit": git_commit,
-            "source_run": run_id, "aligner_hash": digest}
+def nme_tags(metrics: dict, prefix: str = "") -> dict[str, str]:
+    """``<prefix>nme_*`` tags from a metrics dict (percent as strings, ``nan`` for an empty bin)."""
+    tags = {}
     for key in NME_KEYS:
         value = _float(metrics.get(key))
-        tags[key] = "nan" if value is None else f"{value:.6g}"
+        tags[f"{prefix}{key}"] = "nan" if value is None else f"{value:.6g}"
+    return tags
+
+
+def version_tags(family: str, metrics: dict, test_data_hash: str, git_commit: str, run_id: str,
+                 digest: str, real_metrics: dict | None = None) -> dict[str, str]:
+    """The tags every version carries (NMEs as strings, ``nan`` where a bin was empty), plus
+    the ``real_*`` NMEs and ``real_data_hash`` when ``real_metrics`` holds a real measurement."""
+    tags = {"family": family, "test_data_hash": test_data_hash, "git_commit": git_commit,
+            "source_run": run_id, "aligner_hash": digest, **nme_tags(metrics)}
+    if measured_real(real_metrics):
+        tags.update(nme_tags(real_metrics, REAL_PREFIX))
+        tags[hash_tag(REAL_PREFIX)] = str(real_metrics["real_data_hash"])
     return tags
 
 
@@ -131,7 +159,7 @@ def find_version(client: Any, name: str, digest: str) -> Any | None:
 
 def log_and_register(
     aligner_dir: str | Path, metrics: dict, cfg: dict, run_id: str | None = None,
-    test_data_hash: str | None = None, family: str | None = None,
+    test_data_hash: str | None = None, family: str | None = None, real_metrics: dict | None = None,
 ) -> str:
     """Log ``aligner_dir`` as a model and register a new version of ``cfg.registry.name``.
 
@@ -144,6 +172,8 @@ def log_and_register(
         test_data_hash: DVC hash of the test set ``metrics`` were measured on (default:
             the hash of ``paths.data``/test).
         family: overrides ``aligner.json``'s family.
+        real_metrics: the aligner's ``metrics/real_<model>.json`` (real-face NMEs, percent),
+            if measured; logged as ``real_*`` metrics and tags.
     Returns:
         The new version number, as a string.
     """
@@ -167,10 +197,14 @@ def log_and_register(
     else:
         context = mlflow.start_run(**run_args, nested=active is not None)
     with context as run:
-        numeric = {k: v for k, v in metrics.items() if _float(v) is not None}
-        mlflow.log_metrics({k: float(v) for k, v in numeric.items()})
+        numeric = {k: float(v) for k, v in metrics.items() if _float(v) is not None}
+        if measured_real(real_metrics):
+            numeric.update({f"{REAL_PREFIX}{k}": float(v) for k, v in real_metrics.items()
+                            if not isinstance(v, bool) and _float(v) is not None})
+        mlflow.log_metrics(numeric)
         mlflow.set_tag("test_data_hash", test_data_hash)
         info = log_aligner_model(aligner_dir)
-        tags = version_tags(family, metrics, test_data_hash, commit, run.info.run_id, digest)
+        tags = version_tags(family, metrics, test_data_hash, commit, run.info.run_id, digest,
+                            real_metrics)
     version = mlflow.register_model(info.model_uri, cfg["registry"]["name"], tags=tags)
     return str(version.version)

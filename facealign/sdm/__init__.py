@@ -11,10 +11,10 @@ Modules, one concept each:
   training and inference.
 * :mod:`~facealign.sdm.regression` - closed-form ridge regression (cross-validated) and
   the cascade of descent maps.
-* :mod:`~facealign.sdm.training_data` - training faces with their ground truth.
-* :mod:`~facealign.sdm.fit` - ``train(cfg, descriptor)``, the fit entry point.
-* :mod:`~facealign.sdm.validation` - held-out validation metrics and plots.
-* :mod:`~facealign.sdm.timing` - inference timings for ``bench/infer.py``.
+* :mod:`~training.sdm_data` - training faces with their ground truth.
+* :mod:`~training.sdm` - ``train(cfg, descriptor)``, the fit entry point.
+* :mod:`~training.sdm_validation` - held-out validation metrics and plots.
+* :mod:`~facealign.aligners.sdm_timing` - inference timings for ``bench/infer.py``.
 
 The aligner itself (``SDMAligner`` / ``DFFAligner``) is :mod:`facealign.aligners.sdm`.
 """

@@ -16,6 +16,8 @@ import numpy as np
 import scipy.linalg
 from threadpoolctl import threadpool_limits
 
+from faceio.atomic import atomic_path
+
 
 @dataclass(frozen=True)
 class DescentMap:
@@ -179,9 +181,8 @@ class Cascade:
             scale = np.float32(max(float(np.abs(m.matrix).max()), 1e-30) / 2.0**14)
             arrays[f"matrix_{k}"] = (m.matrix / scale).astype(np.float16)
             arrays[f"scale_{k}"], arrays[f"bias_{k}"] = np.array(scale), m.bias
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, n_maps=np.array(len(self.maps)), **arrays)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            np.savez(tmp, n_maps=np.array(len(self.maps)), **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> Cascade:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from facealign.config import section_fields
 
 DESCRIPTORS = ("dff", "sift")
 
@@ -80,13 +82,9 @@ class SDMSettings:
     @classmethod
     def from_section(cls, section: dict[str, Any]) -> SDMSettings:
         """From ``cfg["sdm"]``; unknown keys are errors that name the key."""
-        known = {f.name: f.type for f in fields(cls)}
-        unknown = sorted(set(section) - set(known))
-        if unknown:
-            raise ValueError(f"sdm: unknown parameter(s) {', '.join(unknown)}")
         defaults = cls()
         values = {}
-        for key, value in section.items():
+        for key, value in section_fields(cls, section, "sdm").items():
             if isinstance(getattr(defaults, key), tuple):
                 items = value if isinstance(value, list | tuple) else [value]
                 values[key] = tuple(float(v) for v in items)

@@ -1,10 +1,11 @@
 """params.yaml + preset + command-line overrides."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from facealign.config import ConfigError, flatten, load_params
+from facealign.config import ConfigError, flatten, load_params, section_fields
 
 REPO = Path(__file__).resolve().parents[2]
 PARAMS = """
@@ -56,3 +57,25 @@ def test_the_project_params_resolve_under_every_preset() -> None:
     for preset in ("default", "paper", "fast_dev_run"):
         cfg = load_params(REPO / "params.yaml", preset=preset)
         assert cfg["face_model"]["n_id"] >= 1
+
+
+@dataclass(frozen=True)
+class _Settings:
+    lr: float = 0.1
+    epochs: int = 3
+
+
+def test_section_fields_returns_the_fields_given_and_drops_the_extras() -> None:
+    assert section_fields(_Settings, {"lr": 0.5, "workers": 2}, "train", extra=["workers"]) == {"lr": 0.5}
+    assert section_fields(_Settings, None, "train") == {}
+    assert section_fields(_Settings, {}, "train") == {}
+
+
+def test_section_fields_names_the_unknown_key_the_section_and_the_known_keys() -> None:
+    message = r"^train\.opt: unknown parameter 'lrr' \(known: epochs, lr, workers\)$"
+    with pytest.raises(ConfigError, match=message):
+        section_fields(_Settings, {"lrr": 0.5}, "train.opt", extra=("workers",))
+    with pytest.raises(ConfigError, match="unknown parameters 'a', 'b'"):
+        section_fields(_Settings, {"a": 1, "lr": 1, "b": 2}, "train")
+    with pytest.raises(ValueError, match="train: expected a mapping"):
+        section_fields(_Settings, [1, 2], "train")  # type: ignore[arg-type]

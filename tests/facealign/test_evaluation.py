@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from commands.cli import main
 from facealign.aligners.mean_shape import MeanShapeAligner
-from facealign.cli import main
 from facealign.evaluation import evaluate, load_benchmark
 from facegeom.morphable_model import MorphableModel
 

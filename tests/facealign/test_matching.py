@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facealign.cli import main
+from commands.cli import main
 from facealign.matching import (
     correspondence,
     dff_match,

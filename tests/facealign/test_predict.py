@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 from tiny_faces import face_image, face_layout, mean_shape_dir
 
-from facealign.cli import main
+from commands.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 

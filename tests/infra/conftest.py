@@ -142,7 +142,7 @@ def mlflow_server(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="session")
 def facealign_parser():
     """The real ``facealign`` argument parser (every subcommand that is built)."""
-    from facealign.cli import build_parser
+    from commands.cli import build_parser
 
     return build_parser()
 

@@ -10,7 +10,6 @@ in this folder's ``conftest.py``.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -149,11 +148,9 @@ def argv_errors(parser, argv: list[str]) -> str | None:  # noqa: ANN001 - argpar
 
 def check_facealign_argv(parser, argv: list[str]) -> None:  # noqa: ANN001
     """``argv`` (starting with ``facealign``) is a command the CLI accepts."""
-    from facealign.cli import COMMANDS
+    from commands.cli import COMMANDS
 
     assert argv[0] == "facealign", argv
     assert argv[1] in COMMANDS, f"`facealign {argv[1]}` is not a facealign command ({sorted(COMMANDS)})"
-    if importlib.util.find_spec(COMMANDS[argv[1]]) is None:
-        pytest.skip(f"`facealign {argv[1]}` is declared but {COMMANDS[argv[1]]} is not built yet")
     problem = argv_errors(parser, argv[1:])
     assert problem is None, f"`{' '.join(argv)}` is rejected by the facealign CLI: {problem}"

@@ -24,8 +24,8 @@ from infra_support import REPO_ROOT, free_port, stop, venv_command, wait_for_htt
 REGISTERED = "face-alignment"
 
 NEEDED = {"facealign.registry.register": "the registry API (facealign/registry)",
-          "facealign.commands.promote": "`facealign promote`",
-          "facealign.commands.serve": "`facealign serve`", "serving.app": "the serving app (serving/)"}
+          "commands.promote": "`facealign promote`",
+          "commands.serve": "`facealign serve`", "serving.app": "the serving app (serving/)"}
 
 
 def require_built() -> None:

@@ -9,10 +9,11 @@ import torch
 
 from datamodules.cascade_data import CascadeDataModule, CascadeDataset, load_faceset
 from facealign.models.cascade_net import NetConfig
+from facealign.models.lr_schedules import OptimConfig
 from facealign.models.param_stats import ZScore
 from facegeom.morphable_model import MorphableModel
 from facegeom.parameters import from_crop, to_crop
-from lightning_modules.cascade_module import CascadeModule, NonFiniteLossError, OptimConfig
+from lightning_modules.cascade_module import CascadeModule, NonFiniteLossError
 
 SIZE = 32
 NET = NetConfig.from_section({

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from facealign.config import ConfigError
 from facealign.registry.info import ModelRef
 from serving.holder import ModelHolder
 from serving.limits import ApiError, ServeSettings, check_content_length, read_body
@@ -49,8 +50,11 @@ def test_multipart_fields_are_parsed_in_memory_with_file_names() -> None:
 
 
 def test_settings_read_the_serve_section_with_megabytes() -> None:
-    s = ServeSettings.from_section({"max_body_mb": 2, "max_pixels": 10, "poll_interval_s": 1, "other": 1})
+    s = ServeSettings.from_section({"max_body_mb": 2, "max_pixels": 10, "poll_interval_s": 1,
+                                    "threads_per_request": 2})
     assert (s.max_body_bytes, s.max_pixels, s.poll_interval_s) == (2 * 1024 * 1024, 10, 1)
+    with pytest.raises(ConfigError, match="serve: unknown parameter 'other'"):
+        ServeSettings.from_section({"max_body_mb": 2, "other": 1})
 
 
 class _Registry:

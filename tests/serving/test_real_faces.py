@@ -10,9 +10,9 @@ import numpy as np
 
 
 def test_served_landmarks_equal_the_aligners_on_real_photos(client: httpx.Client, shared_dir: Path) -> None:
-    from facealign.aligners.loading import load_aligner
     from facealign.data.readers import load_image
     from facealign.evaluation import load_benchmark
+    from facealign.registry.loading import load_aligner
 
     bench = load_benchmark(shared_dir / "real" / "aflw2000_dev")
     aligner = load_aligner(client.get("/v1/model").json()["spec"])

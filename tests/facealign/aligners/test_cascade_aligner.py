@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from facealign.aligners.cascade import CascadeAligner, load_cascade_aligner
-from facealign.aligners.loading import load_aligner
 from facealign.data import readers
 from facealign.models.cascade_bundle import CascadeBundle, load_bundle, save_bundle
 from facealign.models.cascade_net import CascadeNet, NetConfig
 from facealign.models.param_stats import ZScore
+from facealign.registry.loading import load_aligner
 from facegeom.morphable_model import MorphableModel
 from facegeom.parameters import n_params, to_crop
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facealign.aligners.loading import load_aligner
 from facealign.aligners.mean_shape import MeanShapeAligner
 from facealign.aligners.sdm import SDMAligner, load_sdm_aligner, save_sdm_aligner
+from facealign.registry.loading import load_aligner
 from facealign.sdm.landmark_set import landmark_vertices
 from facealign.sdm.regression import Cascade, DescentMap
 from facealign.sdm.settings import SDMSettings

@@ -41,8 +41,8 @@ def aligners(registry_root: Path) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def nmes(aligners: dict[str, Path], test_set: Path, registry_root: Path) -> dict[str, dict]:
     """Each aligner's metrics on the test set (written to ``metrics/<name>.json``)."""
-    from facealign.aligners.loading import load_aligner
     from facealign.evaluation import evaluate
+    from facealign.registry.loading import load_aligner
 
     return {name: evaluate(load_aligner(str(path)), test_set, registry_root / "metrics" / f"{name}.json",
                            n_overlays=0, progress=False) for name, path in aligners.items()}

@@ -11,14 +11,14 @@ import pytest
 import yaml
 from tiny_faces import NAME, mean_shape_dir
 
-from facealign.cli import main
+from commands.cli import main
 
 
 @pytest.fixture
 def project(registry, aligners, nmes, test_set, registry_root: Path, tmp_path: Path) -> Path:
     """A project folder whose params name three candidates: one new, one registered, one absent."""
-    from facealign.aligners.loading import load_aligner
     from facealign.evaluation import evaluate
+    from facealign.registry.loading import load_aligner
 
     shutil.copytree(test_set, tmp_path / "data" / "synthetic" / "test")
     metrics = tmp_path / "metrics"

@@ -38,7 +38,7 @@ def test_the_logged_model_is_self_contained_and_unpickled(registry) -> None:
     local = Path(mlflow.artifacts.download_artifacts(f"models:/{NAME}/{registry['versions']['good']}"))
     assert (local / "artifacts" / "aligner" / "aligner.json").is_file()
     assert (local / "artifacts" / "aligner" / "face_model.npz").is_file()
-    for package in ("facealign", "facegeom", "faceeval"):
+    for package in ("facealign", "facegeom", "faceeval", "faceio"):
         assert (local / "code" / package / "__init__.py").is_file()
     assert not list(local.rglob("*.pkl")), "the model must load without unpickling"
     requirements = (local / "requirements.txt").read_text()
@@ -78,8 +78,8 @@ def test_the_pyfunc_accepts_an_rgb_array_and_refuses_garbage(registry) -> None:
 
 def test_load_aligner_by_registry_uri_needs_no_training_directory(registry, aligners, test_set,
                                                                   tmp_path: Path) -> None:
-    from facealign.aligners.loading import load_aligner
     from facealign.evaluation import evaluate
+    from facealign.registry.loading import load_aligner
 
     moved = tmp_path / "moved"
     shutil.copytree(aligners["fair"], moved)  # the registry copy must not point at the source

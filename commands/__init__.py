@@ -1,0 +1,1 @@
+"""Subcommands of the ``facealign`` console command (see :mod:`commands.cli`)."""

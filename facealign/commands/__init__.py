@@ -1,1 +1,0 @@
-"""Subcommands of the ``facealign`` console command (see :mod:`facealign.cli`)."""
