@@ -63,4 +63,7 @@ def paint_body(canvas: np.ndarray, scene: Scene, rng: np.random.Generator) -> No
     cv2.fillPoly(neck, [hull(_body_project(scene, np.concatenate([ring_top, ring_low]), turn))],
                  255, cv2.LINE_AA)
     skin = scene.skin * light * rng.uniform(0.6, 0.85)
-    paint(canvas, neck, skin, texture=textures.crop("blotch", s, s, rng), amount=0.06)
+    chin_y = float(scene.verts[scene.model.landmarks[8], 1])
+    ramp = np.clip((np.arange(s, dtype=np.float32) - chin_y) / (0.15 * s), 0, 1) - 0.6  # chin shadow
+    shade = np.repeat(ramp[:, None], s, 1) + 0.1 * textures.crop("blotch", s, s, rng)
+    paint(canvas, neck, skin, texture=shade, amount=0.6)

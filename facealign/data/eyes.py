@@ -85,7 +85,7 @@ def paint_mouth(face: np.ndarray, scene: Scene, rng: np.random.Generator) -> Non
     paint(face, inside, np.array([0.18, 0.05, 0.05]) * bright * rng.uniform(0.5, 1.2))
     down = (ring[6] - ring[2]) / opening
     for lip, depth, p in ((ring[[0, 1, 2, 3, 4]], 0.45, 1.0), (ring[[4, 5, 6, 7, 0]], -0.3, 0.4)):
-        if rng.uniform() > p:
+        if rng.uniform() > p or opening < 0.2 * width:  # teeth show when the lips part well
             continue
         shift = down * min(abs(depth) * opening, 0.14 * width) * np.sign(depth)
         band = np.concatenate([lip, lip[::-1] + shift])
