@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from facealign.data import readers
+from facealign.data.synthesize import load_occlusion
 from facegeom import parameters
 from facegeom.morphable_model import MorphableModel
 from facegeom.rasterize import rasterize
@@ -83,6 +84,7 @@ class DFFDataset(Dataset):
         image = readers.load_image(self.image_paths[index])
         h, w = image.shape[:2]
         tri = triangle_map(self.model, self.params[index], h, w).reshape(-1)
+        tri[load_occlusion(self.image_paths[index], h, w).reshape(-1)] = -1  # hair, hands, ... hide the face
         face = np.flatnonzero(tri >= 0)
         rng = np.random.default_rng(index) if self.deterministic else None
         valid = np.ones(self.k, bool)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
+from facegeom.face_proportions import DEPTH_CORRECTIONS
+
 # iBUG-68 semantic positions, image-left half (x <= 0) and midline points; (x, y) in mm.
 _LEFT_TARGETS = {
-    0: (-72.0, -6.0), 1: (-70.5, -26.0), 2: (-67.0, -45.0), 3: (-63.0, -62.0),
-    4: (-57.0, -78.5), 5: (-47.5, -92.0), 6: (-36.0, -102.0), 7: (-20.5, -109.0),
+    0: (-72.0, -6.0), 1: (-70.5, -29.5), 2: (-67.0, -48.5), 3: (-63.0, -65.0),
+    4: (-57.0, -81.5), 5: (-47.5, -92.0), 6: (-36.0, -102.0), 7: (-20.5, -109.0),
     8: (0.0, -112.0),
-    17: (-57.0, 14.0), 18: (-49.0, 20.5), 19: (-38.5, 22.5), 20: (-28.0, 22.0), 21: (-18.5, 19.5),
+    17: (-57.0, 13.0), 18: (-49.0, 19.5), 19: (-38.5, 21.5), 20: (-28.0, 21.0), 21: (-18.5, 19.5),
     27: (0.0, 0.5), 28: (0.0, -11.5), 29: (0.0, -23.0), 30: (0.0, -34.5),
     31: (-12.0, -42.5), 32: (-6.5, -44.0), 33: (0.0, -45.0),
     36: (-44.0, 0.5), 37: (-37.0, 4.5), 38: (-27.5, 4.6), 39: (-19.0, 0.0),
@@ -116,12 +118,12 @@ def _lips(xy: np.ndarray) -> np.ndarray:
 def _nose(xy: np.ndarray) -> np.ndarray:
     x, y = xy[:, 0], xy[:, 1]
     ky = [-50.0, -47.0, -44.0, -40.0, -36.0, -32.0, -25.0, -16.0, -7.0, 0.0, 6.0, 13.0]
-    height = PchipInterpolator(ky, [0.0, 5.0, 13.0, 20.0, 23.5, 24.0, 22.0, 17.5, 11.5,
-                                    6.5, 3.0, 0.0], extrapolate=False)(y)
+    height = PchipInterpolator(ky, [0.0, 5.0, 13.0, 21.5, 26.0, 27.0, 25.5, 20.0, 13.0,
+                                    7.5, 3.5, 0.0], extrapolate=False)(y)
     width = PchipInterpolator(ky, [8.0, 8.5, 8.5, 8.0, 7.5, 7.0, 6.5, 6.0, 6.0, 6.5, 8.0, 10.0])(
         np.clip(y, -50.0, 13.0))
     bridge = np.nan_to_num(height) * np.exp(-0.5 * (x / width) ** 2)
-    alae = 6.5 * gauss_pair(xy, (-12.5, -41.0), (4.5, 4.2))
+    alae = 2.5 * gauss_pair(xy, (-12.5, -41.0), (4.5, 4.2))
     crease = stroke(xy, [(-9.0, -34.0), (-16.0, -36.0), (-18.0, -41.0), (-15.0, -45.5)],
                     1.8, -1.5)
     crease += stroke(xy, [(9.0, -34.0), (16.0, -36.0), (18.0, -41.0), (15.0, -45.5)], 1.8, -1.5)
@@ -204,4 +206,7 @@ def feature_layers(xy: np.ndarray) -> dict[str, np.ndarray]:
         xy, [(-17.0, -40.0), (-24.0, -56.0), (-29.0, -70.0)], 2.2, [-1.2, -1.2, -0.4]) + stroke(
         xy, [(17.0, -40.0), (24.0, -56.0), (29.0, -70.0)], 2.2, [-1.2, -1.2, -0.4])
     layers["temple"] = -3.0 * gauss_pair(xy, (-60.0, 20.0), (11.0, 14.0))
+    layers["calibration"] = sum(
+        amp * (gauss(xy, c, sig) if c[0] == 0.0 else gauss_pair(xy, c, sig))
+        for _, c, sig, amp in DEPTH_CORRECTIONS)
     return layers

@@ -32,7 +32,7 @@ PHI_RANGE = (-np.deg2rad(70.0), np.deg2rad(75.0))
 # tilt in degrees (positive turns the front downwards).
 _PRIMITIVES = (
     ((0.0, 14.0, -92.0), (71.0, 104.0, 98.0), 2.3, 2.0, 0.0, -8.0),    # cranium
-    ((0.0, -44.0, -52.0), (64.0, 70.0, 56.0), 2.2, 2.8, 0.18, 18.0),   # face and jaw
+    ((0.0, -44.0, -52.0), (66.0, 70.0, 56.0), 2.2, 2.8, 0.18, 18.0),   # face and jaw
     ((0.0, -61.0, -24.0), (26.0, 23.0, 33.0), 2.0, 2.0, 0.0, 0.0),     # dental arch
     ((0.0, -97.0, -20.0), (22.0, 17.0, 17.0), 2.0, 2.0, 0.0, 0.0),     # chin
 )
@@ -182,67 +182,3 @@ def build_surface(resolution: int) -> FaceSurface:
     vertices = base + height[:, None] * towards + ears[:, None] * normals
     return FaceSurface(vertices, base, normals, towards, xy, front, layers, th.reshape(-1),
                        grid_triangles(len(phi), len(theta)), (len(phi), len(theta)))
-
-
-def landmark_vertices(surface: FaceSurface) -> np.ndarray:
-    """(68,) int64 vertex of each iBUG-68 point on the mean shape.
-
-    Inner points (17-67) take the face vertex nearest to their frontal target; inner-lip
-    points stay on their own lip, off the contact line.  Jaw points (0-16) take the frontal
-    silhouette: the vertex farthest from the mid-face centre in the target's direction (the
-    front-most of those within 1.5 mm of it), in front of the ears.
-    """
-    targets, xy = face_features.landmark_targets(), surface.vertices[:, :2]
-    _, contact, _ = face_features.lip_curves(surface.xy[:, 0])
-    above, below = surface.xy[:, 1] > contact + 0.75, surface.xy[:, 1] < contact - 0.75
-    face = surface.front > 0.9
-    out = np.zeros(68, np.int64)
-    for k in range(17, 68):
-        ok = face & (above if k in (61, 62, 63) else below if k in (65, 66, 67) else True)
-        out[k] = np.where(ok, np.linalg.norm(xy - targets[k], axis=1), np.inf).argmin()
-    psi, rad = _jaw_polar(xy)
-    side = (xy[:, 0] < -0.5) & (np.abs(surface.theta) <= np.deg2rad(92.0))
-    psi_t, _ = _jaw_polar(targets[:8])
-    for k in range(8):
-        for tol in (1.5, 3.0, 6.0, 12.0):
-            ok = side & (np.abs(psi - psi_t[k]) < np.deg2rad(tol))
-            if ok.any():
-                out[k] = _front_most(surface, ok & (rad >= rad[ok].max() - 1.5))
-                break
-    mid = (np.abs(surface.theta) <= np.deg2rad(92.0)) & (np.abs(xy[:, 0]) < 1e-6)
-    out[8] = _front_most(surface, mid & (xy[:, 1] <= xy[mid, 1].min() + 1.5))
-    out[9:17] = surface.mirror_index()[out[7::-1]]
-    return out
-
-
-def _front_most(surface: FaceSurface, mask: np.ndarray) -> int:
-    """The vertex of ``mask`` nearest the viewer (largest z)."""
-    return int(np.where(mask, surface.vertices[:, 2], -np.inf).argmax())
-
-
-def _jaw_polar(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Angle (radians; 0 = horizontal towards -x, -pi/2 = down) and radius (mm) of frontal
-    positions (N, 2) about the mid-face centre, for the image-left half."""
-    rel = xy - np.array([0.0, -35.0])
-    return np.arctan2(rel[:, 1], -rel[:, 0]), np.hypot(rel[:, 0], rel[:, 1])
-
-
-def contour_candidates(surface: FaceSurface, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Jaw-contour candidates (image-left, image-right), int64 vertex indices.
-
-    A band over the lower cheek and jaw of each side, from two thirds of the way out from
-    the mid-face to the frontal jaw line, out to the side of the head in front of the ear
-    (azimuth up to 92 degrees) and under the jaw, below jaw point 0; it holds jaw points
-    0-7 (9-16).
-    """
-    xy = surface.vertices[:, :2]
-    psi, rad = _jaw_polar(xy)
-    jaw_psi, jaw_rad = _jaw_polar(xy[landmarks[:9]])
-    order = np.argsort(jaw_psi)
-    inner = 0.65 * np.interp(psi, jaw_psi[order], jaw_rad[order])
-    row = np.arange(len(xy)) // surface.grid_shape[1]
-    band = ((xy[:, 0] < -0.5) & (np.abs(surface.theta) <= np.deg2rad(92.0)) & (row >= 2)
-            & (psi <= jaw_psi[0] + np.deg2rad(2.0)) & (rad >= inner))
-    left = np.union1d(np.flatnonzero(band), landmarks[:8])
-    right = np.sort(surface.mirror_index()[left])
-    return left.astype(np.int64), right.astype(np.int64)

@@ -7,9 +7,10 @@ frontal face, y up, z towards the camera).  The mean shape is the head surface o
 face frame, made orthonormal, with a standard deviation per component that gives each its
 intended size:
 
-* identity: named head-shape variations first (face width and height, jaw width, nose
-  size, eye spacing, chin, cheeks, brows, lips, ...), then random smooth fields (sums of
-  Gaussian radial-basis bumps, mostly mirror-symmetric) of decreasing size;
+* identity: named head-shape variations first (overall face size, face width and height,
+  jaw width, nose size, eye spacing, chin, cheeks, brows, lips, ...), then random smooth
+  fields (sums of Gaussian radial-basis bumps, mostly mirror-symmetric) of decreasing size;
+  the sizes are calibrated to the landmark spread of real faces (:mod:`face_proportions`);
 * expression: local facial actions (jaw open, smiles, pucker, brow raises, eye closing,
   ...), then small random bumps around the mouth, eyes and brows.
 
@@ -29,8 +30,9 @@ from collections.abc import Callable
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from facegeom import face_surface as fsurf
+from facegeom import face_landmarks, face_surface
 from facegeom.face_features import EYES, eye_closing, gauss, gauss_pair, jaw_weight, smoothstep
+from facegeom.face_proportions import FACE_SIZE_CENTRE, FACE_SIZE_MM, ID_SPREAD
 from facegeom.face_surface import HEAD_CENTRE, FaceSurface
 from facegeom.morphable_model import MorphableModel
 
@@ -68,9 +70,10 @@ def identity_fields(surface: FaceSurface) -> list[Field]:
     x, y, _ = surface.vertices.T
     g, g2 = _local_gaussians(surface)
     lower = smoothstep(-y, 25.0, 110.0)
-    return [
+    size = [("face_size", surface.vertices - np.asarray(FACE_SIZE_CENTRE), FACE_SIZE_MM)]
+    return size + [(name, field, ID_SPREAD * mm) for name, field, mm in [
         ("face_width", _vec(x, 0.0, 0.0, n), 5.0),
-        ("face_height", _vec(0.0, np.clip(y, -66.0, 0.0) * smoothstep(-y, 0.0, 20.0), 0.0, n), 5.0),
+        ("face_height", _vec(0.0, np.clip(y, -66.0, 0.0) * smoothstep(-y, 0.0, 20.0), 0.0, n), 2.5),
         ("jaw_width", _vec(x * lower, 0.0, 0.0, n), 5.0),
         ("forehead_slope", _vec(0.0, 0.0, -np.maximum(y - 15.0, 0.0), n) * front, 5.0),
         ("nose_height", lay["nose"][:, None] * front * d, 4.0),
@@ -90,7 +93,7 @@ def identity_fields(surface: FaceSurface) -> list[Field]:
         ("chin_height", _vec(0.0, -smoothstep(-y, 66.0, 116.0), 0.0, n) * g((0.0, -90.0), (40.0, 1e3)),
          4.0),
         ("nasion_depth", _vec(0.0, 0.0, 1.0, n) * g((0.0, -2.0), (8.0, 10.0)), 2.5),
-    ]
+    ]]
 
 
 def expression_fields(surface: FaceSurface) -> list[Field]:
@@ -230,9 +233,9 @@ def build_procedural_model(n_id: int = 199, n_exp: int = 29, resolution: int = 6
     """
     if n_id < 1 or n_exp < 1:
         raise ValueError(f"n_id and n_exp must be >= 1, got {n_id} and {n_exp}")
-    surface = fsurf.build_surface(resolution)
-    landmarks = fsurf.landmark_vertices(surface)
-    left, right = fsurf.contour_candidates(surface, landmarks)
+    surface = face_surface.build_surface(resolution)
+    landmarks = face_landmarks.landmark_vertices(surface)
+    left, right = face_landmarks.contour_candidates(surface, landmarks)
     rng_id, rng_exp = (np.random.default_rng([abs(int(seed)), k]) for k in (0, 1))
     id_basis, id_std, _ = _ordered(
         identity_fields(surface), lambda c: random_identity_fields(surface, rng_id, c), n_id)

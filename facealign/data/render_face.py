@@ -11,7 +11,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facealign.data import look as looks
 from facealign.data.appearance import Appearance, shade, vertex_normals
+from facealign.data.scene import Look
 from facegeom import parameters
 from facegeom.camera import project, rotation_matrix
 from facegeom.morphable_model import MorphableModel
@@ -27,12 +29,15 @@ class RenderedFace:
         image_vertices: (N, 3) projected vertices (pixels, y down; depth larger = nearer).
         raster: the z-buffer at the output resolution (triangle index, barycentrics).
         visible: (N,) bool vertex visibility.
+        occluded: (S, S) bool, True where an occluder (hair, glasses, hat, hand) hides a
+            face pixel of ``raster``; ``None`` when rendered without a look.
     """
 
     image: np.ndarray
     image_vertices: np.ndarray
     raster: Raster
     visible: np.ndarray
+    occluded: np.ndarray | None = None
 
 
 def sample_pose(
@@ -55,18 +60,26 @@ def sample_pose(
 
 def render_face(
     model: MorphableModel, params: np.ndarray, appearance: Appearance, size: int,
-    supersample: int = 2, rng: np.random.Generator | None = None,
+    supersample: int = 2, rng: np.random.Generator | None = None, look: Look | None = None,
 ) -> RenderedFace:
     """Render ``params`` (6 + K_id + K_exp,) in a ``size`` x ``size`` crop.
 
     The face is rasterised at ``supersample`` times the size and area-downsampled, so its
-    outline is anti-aliased; ``rng`` (optional) adds blur and sensor noise.
+    outline is anti-aliased; ``rng`` (optional) adds blur and sensor noise; ``look``
+    (optional) adds the photo-like effects of :mod:`facealign.data.look`.  Neither changes
+    the geometry: ``image_vertices``, ``raster`` and ``visible`` depend on ``params`` only.
     """
     pose, a_id, a_exp = parameters.split(np.asarray(params, np.float64), model)
     shape = model.vertices(a_id, a_exp)
     verts = project(pose, shape)
     rot = rotation_matrix(*pose[1:4])
-    colours = shade(appearance, vertex_normals(shape, model.triangles) @ rot.T)
+    normals_cam = vertex_normals(shape, model.triangles) @ rot.T
+    skin_albedo = np.median(appearance.albedo, axis=0)
+    if look is not None:
+        appearance, spec = looks.relight(look, appearance, shape, normals_cam)
+        colours = np.clip(shade(appearance, normals_cam) + spec, 0, 1)
+    else:
+        colours = shade(appearance, normals_cam)
 
     big = size * supersample
     hi_res = verts.copy()
@@ -75,14 +88,27 @@ def render_face(
     face = interpolate(hi_raster, model.triangles, colours)
     mask = (hi_raster.triangle >= 0)[..., None].astype(np.float32)
     bg = cv2.resize(appearance.background, (big, big), interpolation=cv2.INTER_LINEAR)
-    composite = face * mask + bg * (1 - mask)
+    if look is None:
+        composite = face * mask + bg * (1 - mask)
+    else:
+        big_pose = np.array([pose[0] * supersample, *pose[1:4], (pose[4] + 0.5) * supersample - 0.5,
+                             (pose[5] + 0.5) * supersample - 0.5])
+        scene = looks.make_scene(model, shape, big_pose, hi_res, hi_raster,
+                                 vertex_visibility(hi_res, hi_raster), appearance, skin_albedo)
+        composite, occlusion = looks.compose(look, scene, face, bg)
     image = cv2.resize(composite, (size, size), interpolation=cv2.INTER_AREA)
     if rng is not None:
         sigma = rng.uniform(0.0, 0.8)
         if sigma > 0.3:
             image = cv2.GaussianBlur(image, (0, 0), sigma)
         image = image + rng.normal(0, rng.uniform(0.0, 0.025), image.shape).astype(np.float32)
+    if look is not None:
+        image = looks.finish(look, image)
     image8 = np.clip(image * 255 + 0.5, 0, 255).astype(np.uint8)
 
     raster = rasterize(verts, model.triangles, size, size)
-    return RenderedFace(image8, verts, raster, vertex_visibility(verts, raster))
+    occluded = None
+    if look is not None:
+        small = cv2.resize(occlusion, (size, size), interpolation=cv2.INTER_AREA)
+        occluded = (small > 0.5) & raster.mask
+    return RenderedFace(image8, verts, raster, vertex_visibility(verts, raster), occluded)

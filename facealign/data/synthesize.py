@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
 
@@ -27,7 +27,9 @@ from tqdm import tqdm
 
 from facealign.data import readers
 from facealign.data.appearance import region_weights, sample_appearance
+from facealign.data.appearance_settings import AppearanceSettings
 from facealign.data.render_face import render_face, sample_pose
+from facealign.data.scene import Look
 from faceeval.nme import map_68_to_21
 from facegeom import parameters
 from facegeom.camera import pose_para_from_pose
@@ -51,6 +53,7 @@ class SynthesisConfig:
     one_sided_expressions: tuple[int, ...] = (0,)
     seed: int = 1
     jpeg_quality: int = 92
+    appearance: AppearanceSettings = field(default_factory=AppearanceSettings)
 
     # keys of the synthesize section read by ``facealign synthesize`` itself, not held here
     SECTION_EXTRAS = ("n_train", "n_test", "workers")
@@ -68,13 +71,20 @@ class SynthesisConfig:
         for key in ("face_scale", "one_sided_expressions"):
             if key in known:
                 known[key] = tuple(known[key])
+        if "appearance" in known:
+            known["appearance"] = AppearanceSettings.from_section(known["appearance"])
         return cls(**known)
 
 
 def sample_face(model: MorphableModel, cfg: SynthesisConfig, split: str, index: int,
                 regions: dict[str, np.ndarray]):
-    """Parameters (P,), rendered face and yaw (degrees) of sample ``index`` of ``split``."""
-    rng = np.random.default_rng([cfg.seed, SPLIT_CODES[split], index])
+    """Parameters (P,), rendered face and yaw (degrees) of sample ``index`` of ``split``.
+
+    The photo-like effects draw from their own streams (:class:`Look`), so the pose, shape
+    and base appearance are the same whatever ``cfg.appearance`` says.
+    """
+    seed = [cfg.seed, SPLIT_CODES[split], index]
+    rng = np.random.default_rng(seed)
     a_id = np.clip(rng.standard_normal(model.n_id), -3, 3) * model.id_std
     a_exp = np.clip(rng.standard_normal(model.n_exp), -3, 3) * model.exp_std
     one_sided = [k for k in cfg.one_sided_expressions if k < model.n_exp]
@@ -92,8 +102,22 @@ def sample_face(model: MorphableModel, cfg: SynthesisConfig, split: str, index: 
                        rng.uniform(*cfg.face_scale), cfg.jitter, shape)
     params = parameters.join(pose, a_id, a_exp)
     appearance = sample_appearance(model, regions, rng, cfg.image_size)
-    face = render_face(model, params, appearance, cfg.image_size, rng=rng)
+    face = render_face(model, params, appearance, cfg.image_size, rng=rng,
+                       look=Look(cfg.appearance, seed))
     return params, face, yaw
+
+
+def occlusion_path(image_path: str | Path) -> Path:
+    """Where the occlusion mask of a sample image is written (``<name>_occluded.png``)."""
+    p = Path(image_path)
+    return p.with_name(f"{p.stem}_occluded.png")
+
+
+def load_occlusion(image_path: str | Path, height: int, width: int) -> np.ndarray:
+    """(H, W) bool: face pixels hidden by an occluder (hair, glasses, hat, hand), to be
+    ignored by per-pixel face labels; all False when the sample has no mask file."""
+    mask = cv2.imread(str(occlusion_path(image_path)), cv2.IMREAD_GRAYSCALE)
+    return np.zeros((height, width), bool) if mask is None else mask > 127
 
 
 def write_sample(model: MorphableModel, cfg: SynthesisConfig, split: str, folder: Path,
@@ -111,6 +135,8 @@ def write_sample(model: MorphableModel, cfg: SynthesisConfig, split: str, folder
     name = f"{split}_{index:06d}"
     bgr = cv2.cvtColor(face.image, cv2.COLOR_RGB2BGR)
     cv2.imwrite(str(folder / f"{name}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
+    if face.occluded is not None and face.occluded.any():
+        cv2.imwrite(str(occlusion_path(folder / f"{name}.jpg")), face.occluded.astype(np.uint8) * 255)
     pose, a_id, a_exp = parameters.split(params, model)
     box = np.concatenate([lm[:, :2].min(0), lm[:, :2].max(0)])
     readers.write_face_mat(
