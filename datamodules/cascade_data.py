@@ -4,7 +4,9 @@ Frames: ground truth and estimates are kept in the **image frame** (parameters a
 :mod:`facegeom.parameters`, pixels 0-based, y down).  Each sample is cropped by a square
 box around its face box (:func:`square_box`), optionally jittered for augmentation, and
 moved to that crop with :func:`facegeom.parameters.to_crop`; the PNCC of the current
-estimate is rendered at the crop size inside the DataLoader worker.
+estimate is rendered at the crop size inside the DataLoader worker.  Training crops may
+also get photometric and cut-out augmentation (:mod:`facealign.data.augment`), which
+changes pixels only, never the targets.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from facealign.data import readers
+from facealign.data.augment import AugmentSettings, augment
 from facealign.models.net_input import PnccRenderer, crop_image, square_box, stack_input, to_network
 from facealign.models.param_stats import ZScore
 from facegeom.morphable_model import MorphableModel
@@ -116,17 +120,24 @@ class CascadeDataset(Dataset):
             in units of ``delta_stats.std`` (the spread of this stage's updates).
         cache_pncc: keep the prepared stacks (M * (1.25 S)^2 * 6 bytes) and, with
             ``param_noise``, the shapes of p_k (M * N * 12 bytes) in shared memory.
+        augment: photometric / cut-out augmentation of the (S, S, 3) crop (None or all
+            probabilities 0 = none; training sets only).  It is applied after cropping and
+            before stacking with the PNCC, so the cache holds the un-augmented crop.
+
+    Random draws (box jitter, pose noise, then augmentation) come from one numpy generator
+    per sample, seeded from torch's generator (seeded per worker and per epoch).
     """
 
     def __init__(self, faces: FaceSet, model: MorphableModel, estimates: np.ndarray, delta_stats: ZScore,
                  input_size: int, box_jitter: float = 0.0, param_noise: float = 0.0,
-                 cache_pncc: bool = True) -> None:
+                 cache_pncc: bool = True, augment: AugmentSettings | None = None) -> None:
         if estimates.shape != (len(faces), n_params(model)):
             raise ValueError(f"estimates {estimates.shape} do not match "
                              f"{len(faces)} faces x {n_params(model)} parameters")
         self.faces, self.estimates = faces, np.asarray(estimates, np.float64)
         self.delta_stats, self.size = delta_stats, int(input_size)
         self.box_jitter, self.param_noise = float(box_jitter), float(param_noise)
+        self.augment = augment if augment is not None and augment.active else None
         self.render = PnccRenderer(model)
         self.pad = max(1, round(self.size / 8))
         self.cache = self.cached = self.shapes = self.shaped = None
@@ -177,7 +188,7 @@ class CascadeDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor | int]:
         box = self.faces.boxes[i]
-        if self.box_jitter > 0 or self.param_noise > 0:
+        if self.box_jitter > 0 or self.param_noise > 0 or self.augment is not None:
             # torch's generator is seeded per worker and per epoch by the DataLoader
             rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
             if self.box_jitter > 0:
@@ -186,8 +197,17 @@ class CascadeDataset(Dataset):
         stack = self._stack(i, box)
         if self.param_noise > 0:
             p_k[:N_POSE] += rng.normal(0.0, self.param_noise, N_POSE) * self.delta_stats.std[:N_POSE]
+        crop = augmented = None
+        if self.augment is not None:  # on a copy: the stack may be the cache's
+            crop = np.empty((self.size, self.size, 3), np.uint8)
+            cv2.mixChannels([stack], [crop], [0, 0, 1, 1, 2, 2])
+            augmented = augment(crop, self.augment, rng)
+        if self.param_noise > 0:
             pncc = self.render.render_shape(p_k[:N_POSE], self._shape(i), self.size)
-            stack = stack_input(stack[..., :3], pncc)
+            stack = stack_input(stack[..., :3] if augmented is None else augmented, pncc)
+        elif augmented is not crop:  # an effect was drawn: the augmented crop with the PNCC
+            out = np.empty_like(stack)
+            stack = cv2.mixChannels([augmented, stack], [out], [0, 0, 1, 1, 2, 2, 6, 3, 7, 4, 8, 5])[0]
         p_true = to_crop(self.faces.params[i], box, self.size)
         scale = self.size / (box[2] - box[0])
         return {

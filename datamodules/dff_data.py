@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from facealign.data import readers
+from facealign.data.augment import AugmentSettings, augment
 from facealign.data.synthesize import load_occlusion
 from facegeom import parameters
 from facegeom.morphable_model import MorphableModel
@@ -52,13 +53,15 @@ class DFFDataset(Dataset):
         lut: (S, T) patch of every model triangle in every segmentation.
         pixels_per_image: K face pixels sampled per image (with replacement when fewer).
         color_jitter: max relative change of per-channel gain and of brightness (0 = none).
-        deterministic: sample pixels and jitter from a generator seeded by the index
-            (validation); otherwise from torch's global generator (seeded by Lightning).
+        deterministic: sample pixels, jitter and augmentation from a generator seeded by the
+            index (validation); otherwise from torch's global generator (seeded by Lightning).
+        augment: photometric / cut-out augmentation of the image after ``color_jitter``
+            (None or all probabilities 0 = none; training sets only); labels are unchanged.
     """
 
     def __init__(self, image_paths: list[Path], params: np.ndarray, model: MorphableModel,
                  lut: np.ndarray, pixels_per_image: int, color_jitter: float = 0.0,
-                 deterministic: bool = False) -> None:
+                 deterministic: bool = False, augment: AugmentSettings | None = None) -> None:
         if len(image_paths) != len(params):
             raise ValueError("image_paths and params differ in length")
         if lut.shape[1] != len(model.triangles):
@@ -71,6 +74,7 @@ class DFFDataset(Dataset):
         self.k = int(pixels_per_image)
         self.color_jitter = float(color_jitter)
         self.deterministic = deterministic
+        self.augment = augment if augment is not None and augment.active else None
 
     def __len__(self) -> int:
         return len(self.image_paths)
@@ -98,6 +102,10 @@ class DFFDataset(Dataset):
             u = self._uniform(rng, (4,)) * 2 - 1
             gain = 1 + self.color_jitter * (u[:3] + u[3])
             image = np.clip(image.astype(np.float32) * gain.astype(np.float32), 0, 255).astype(np.uint8)
+        if self.augment is not None:
+            if rng is None:  # torch's generator is seeded per worker and per epoch by the DataLoader
+                rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
+            image = augment(image, self.augment, rng)
         return {"image": torch.from_numpy(np.array(image)),  # decoded images are read-only
                 "pixels": torch.from_numpy(pick.astype(np.int64)),
                 "labels": torch.from_numpy(labels), "valid": torch.from_numpy(valid)}
@@ -110,7 +118,8 @@ class DFFDataModule(pl.LightningDataModule):
         data_dir: the folder of jpg + ``.mat`` training views (``data/synthetic_dff/train``).
         model: the morphable model the ``.mat`` parameters refer to.
         lut: (S, T) segmentation table.
-        pixels_per_image, color_jitter: see :class:`DFFDataset`.
+        pixels_per_image, color_jitter, augment: see :class:`DFFDataset` (``color_jitter`` and
+            ``augment`` apply to the training set only).
         batch_size: images per batch.
         val_fraction: share of the images (the last ones, by file name) held out.
         num_workers: DataLoader processes (0 = in the training process).
@@ -118,11 +127,12 @@ class DFFDataModule(pl.LightningDataModule):
 
     def __init__(self, data_dir: str | Path, model: MorphableModel, lut: np.ndarray,
                  pixels_per_image: int = 512, batch_size: int = 16, val_fraction: float = 0.1,
-                 num_workers: int = 0, color_jitter: float = 0.0) -> None:
+                 num_workers: int = 0, color_jitter: float = 0.0,
+                 augment: AugmentSettings | None = None) -> None:
         super().__init__()
         self.data_dir = Path(data_dir)
         self.model, self.lut = model, lut
-        self.pixels_per_image, self.color_jitter = pixels_per_image, color_jitter
+        self.pixels_per_image, self.color_jitter, self.augment = pixels_per_image, color_jitter, augment
         self.batch_size, self.val_fraction, self.num_workers = batch_size, val_fraction, num_workers
         self.train_set: DFFDataset | None = None
         self.val_set: DFFDataset | None = None
@@ -145,7 +155,7 @@ class DFFDataModule(pl.LightningDataModule):
         paths = [r.image_path for r in records]
         common = {"model": self.model, "lut": self.lut, "pixels_per_image": self.pixels_per_image}
         self.train_set = DFFDataset(paths[:n_train], params[:n_train], color_jitter=self.color_jitter,
-                                    **common)
+                                    augment=self.augment, **common)
         self.val_set = DFFDataset(paths[n_train:], params[n_train:], deterministic=True, **common)
 
     def _loader(self, dataset: DFFDataset | None, shuffle: bool) -> DataLoader:

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from facealign.config import ConfigError, load_params, set_dotted
+from facealign.data.augment import AugmentSettings
 from facealign.data.synthesize import SynthesisConfig
 from facealign.models.cascade_net import NetConfig
 from facealign.sdm.settings import SDMSettings
@@ -54,6 +55,8 @@ def test_every_settings_section_builds_under_the_preset(preset: str) -> None:
     assert dff.train.max_epochs >= 1 and dff.net.widths
     sweep = resolve(cfg["tune"], {})
     assert sweep.model in ("cascade", "dff")
+    augments = (cascade.augment, dff.train.augment, SDMSettings.from_section(cfg["sdm"]).augment)
+    assert all(a.active for a in augments)  # every training family expects real photos
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -74,17 +77,26 @@ def test_the_dff_dataclass_defaults_are_the_pipeline_defaults() -> None:
     assert DFFSettings.from_section(load_params(PARAMS)["dff"]) == DFFSettings()
 
 
+def test_the_augmentation_defaults_are_the_pipeline_defaults() -> None:
+    cfg = load_params(PARAMS)
+    assert CascadeSettings.from_section(cfg["cascade"]).augment == AugmentSettings()
+    assert SDMSettings.from_section(cfg["sdm"]).augment == AugmentSettings()
+
+
 # section (dotted path in cfg) -> builds the settings that read it
 READERS: dict[str, Callable[[dict], Any]] = {
     "cascade": lambda cfg: CascadeSettings.from_section(cfg["cascade"]),
     "cascade.net": lambda cfg: NetConfig.from_section(cfg["cascade"]["net"]),
+    "cascade.augment": lambda cfg: CascadeSettings.from_section(cfg["cascade"]),
     "synthesize": lambda cfg: SynthesisConfig.from_section(cfg["synthesize"]),
     "dff": lambda cfg: DFFSettings.from_section(cfg["dff"]),
     "dff.data": lambda cfg: DFFSettings.from_section(cfg["dff"]),
     "dff.net": lambda cfg: DFFSettings.from_section(cfg["dff"]),
     "dff.loss": lambda cfg: DFFSettings.from_section(cfg["dff"]),
     "dff.train": lambda cfg: DFFSettings.from_section(cfg["dff"]),
+    "dff.train.augment": lambda cfg: DFFSettings.from_section(cfg["dff"]),
     "sdm": lambda cfg: SDMSettings.from_section(cfg["sdm"]),
+    "sdm.augment": lambda cfg: SDMSettings.from_section(cfg["sdm"]),
     "serve": lambda cfg: ServeSettings.from_section(cfg["serve"]),
 }
 

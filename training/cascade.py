@@ -41,12 +41,13 @@ def code_hash() -> str:
     import inspect
 
     from datamodules import cascade_data
+    from facealign.data import augment, photo_effects
     from facealign.models import cascade_net, losses, lr_schedules, net_input, param_stats, sparse_geometry
     from lightning_modules import cascade_module
 
     digest = hashlib.md5()
-    for module in (cascade_data, cascade_net, losses, lr_schedules, net_input, param_stats, sparse_geometry,
-                   cascade_module, inspect.getmodule(code_hash)):
+    for module in (cascade_data, augment, photo_effects, cascade_net, losses, lr_schedules, net_input,
+                   param_stats, sparse_geometry, cascade_module, inspect.getmodule(code_hash)):
         digest.update(file_md5(inspect.getsourcefile(module)).encode())
     return digest.hexdigest()
 
@@ -73,9 +74,10 @@ def mean_nme(model: MorphableModel, params: np.ndarray, faces: FaceSet) -> float
 @torch.no_grad()
 def predict_estimates(module: CascadeModule, dataset: CascadeDataset, batch_size: int, num_workers: int,
                       device: torch.device) -> np.ndarray:
-    """p_{k+1} (M, P) in the image frame for every face of ``dataset`` (unjittered crops)."""
+    """p_{k+1} (M, P) in the image frame for every face of ``dataset`` (unjittered,
+    un-augmented crops)."""
     view = copy.copy(dataset)  # shares the PNCC cache
-    view.box_jitter, view.param_noise = 0.0, 0.0
+    view.box_jitter, view.param_noise, view.augment = 0.0, 0.0, None
     net_was_training = module.training
     module.eval().to(device)
     out = np.empty_like(view.estimates)
@@ -188,9 +190,9 @@ def _train_stage(s: CascadeSettings, k: int, model: MorphableModel, delta: ZScor
     face to p_{k+1}."""
     pl.seed_everything(s.seed + 1000 * k, workers=True, verbose=False)
     train_set = CascadeDataset(train_faces, model, estimates[train_idx], delta, s.input_size,
-                               s.box_jitter, s.param_noise, s.cache_pncc)
+                               s.box_jitter, s.param_noise, s.cache_pncc, augment=s.augment)
     val_set = CascadeDataset(val_faces, model, estimates[val_idx], delta, s.input_size,
-                             cache_pncc=s.cache_pncc)
+                             cache_pncc=s.cache_pncc)  # un-augmented
     data = CascadeDataModule(train_set, val_set, s.batch_size, s.num_workers)
     module = CascadeModule(NetConfig.from_section(s.net), s.input_size, model, delta, s.loss_of(k), s.optim(),
                            stage=k, loss_vertices=s.loss_vertices)

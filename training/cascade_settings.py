@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from facealign.config import section_fields
+from facealign.data.augment import AugmentSettings
 from facealign.models.lr_schedules import OptimConfig
 
 
@@ -51,15 +52,19 @@ class CascadeSettings:
     output: str = "models/cascade"
     work_dir: str = "models/cascade_work"
     net: dict[str, Any] = field(default_factory=dict)
+    augment: AugmentSettings = field(default_factory=AugmentSettings)
 
     @classmethod
     def from_section(cls, section: dict[str, Any]) -> CascadeSettings:
         """From ``cfg["cascade"]``; an unknown key is a :class:`ConfigError` naming it.
 
         ``net`` stays a dict here (:meth:`facealign.models.cascade_net.NetConfig.from_section`
-        reads it).
+        reads it); ``augment`` (the training crops' augmentation) is read as
+        :class:`~facealign.data.augment.AugmentSettings` (absent: its defaults).
         """
-        settings = cls(**section_fields(cls, section, "cascade"))
+        values = section_fields(cls, section, "cascade")
+        values["augment"] = AugmentSettings.from_section(values.get("augment"), "cascade.augment")
+        settings = cls(**values)
         if settings.stages < 1:
             raise ValueError("cascade.stages must be at least 1")
         for key in ("max_epochs", "loss"):

@@ -102,7 +102,7 @@ def train(cfg: dict, callbacks: Sequence[Any] | None = None,
     pl.seed_everything(tr.seed, workers=True, verbose=False)
     data = DFFDataModule(data_dir, model, segs.labels, pixels_per_image=s.loss.pixels_per_image,
                          batch_size=tr.batch_size, val_fraction=tr.val_fraction,
-                         num_workers=tr.num_workers, color_jitter=tr.color_jitter)
+                         num_workers=tr.num_workers, color_jitter=tr.color_jitter, augment=tr.augment)
     data.setup("fit")
     module = DFFModule(segs.n_segmentations, segs.n_patches, dim=s.net.dim, widths=list(s.net.widths),
                        scale=s.loss.scale, lr=tr.lr, weight_decay=tr.weight_decay,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from facealign.config import ConfigError, section_fields
+from facealign.data.augment import AugmentSettings
 
 CLASS_VECTOR_INITS = ("geometric", "random")
 
@@ -83,6 +84,8 @@ class DFFTrainSettings:
         warmup_fraction: fraction of the steps with a linear learning-rate warm-up.
         val_fraction: fraction of the training views held out for validation.
         color_jitter: per-channel gain change, fraction.
+        augment: photometric / cut-out augmentation of the training images after
+            ``color_jitter`` (``dff.train.augment``, see :mod:`facealign.data.augment`).
         num_workers: DataLoader worker processes.
         accelerator: Lightning accelerator (``auto`` | ``cpu`` | ``gpu``).
         precision: Lightning precision, as given (e.g. ``32`` or ``"bf16-mixed"``).
@@ -106,6 +109,7 @@ class DFFTrainSettings:
     resume: bool = True
     checkpoint_dir: str = "checkpoints/dff"
     seed: int = 5
+    augment: AugmentSettings = field(default_factory=AugmentSettings)
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any] | None) -> DFFTrainSettings:
@@ -113,7 +117,9 @@ class DFFTrainSettings:
         floats = dict.fromkeys(("lr", "weight_decay", "warmup_fraction", "val_fraction", "color_jitter"),
                                float)
         return _read(cls, section, "dff.train", {**ints, **floats, "max_minutes": _optional_float,
-                                                 "resume": bool, "checkpoint_dir": str})
+                                                 "resume": bool, "checkpoint_dir": str,
+                                                 "augment": lambda v: AugmentSettings.from_section(
+                                                     v, "dff.train.augment")})
 
 
 @dataclass(frozen=True)

@@ -189,8 +189,9 @@ def train(cfg: dict, descriptor: str, output: str | Path | None = None,
         wanted = settings.train_images + settings.validation_images if settings.train_images else 0
         records = select_records(readers.read_folder(data_dir / "train"), wanted, rng)
         n_val = min(settings.validation_images, len(records) // 4)
-        data, val = load_training_set(records, model, vertex_ids, desc, settings.crop_scale).split(
-            len(records) - n_val)
+        data, val = load_training_set(records, model, vertex_ids, desc, settings.crop_scale,
+                                      augment=settings.augment, n_augmented=len(records) - n_val,
+                                      seed=settings.seed).split(len(records) - n_val)
         prepare_s = time.perf_counter() - start
         log(f"fit {descriptor}-sdm: {len(data)} images x {settings.inits_per_image} inits "
             f"(+{n_val} validation), {desc.image_size} px crops, descriptors in {prepare_s:.1f} s")

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from facealign.data import readers
+from facealign.data.augment import AugmentSettings, augment
 from facealign.sdm.crops import boxes_to_crop, crop_faces
 from facealign.sdm.descriptors import Descriptor
 from facealign.sdm.shape_fit import ShapeBasis, project_points
@@ -70,14 +71,30 @@ def select_records(records: list[readers.FaceRecord], count: int, rng: np.random
     return [records[i] for i in rng.permutation(len(records))[:n]]
 
 
+def augment_crops(crops: np.ndarray, settings: AugmentSettings, seed: int, count: int) -> None:
+    """Augment the first ``count`` of the (n, S, S, 3) uint8 ``crops`` in place, crop ``i``
+    with a generator seeded by ``(seed, i)`` (pixels only: the ground truth stays valid)."""
+    for i in range(min(count, len(crops))):
+        crops[i] = augment(crops[i], settings, np.random.default_rng((seed, i)))
+
+
 def load_training_set(records: list[readers.FaceRecord], model: MorphableModel, vertex_ids: np.ndarray,
-                      descriptor: Descriptor, crop_scale: float) -> TrainingSet:
-    """Crop every record around its ground-truth landmark box and prepare the descriptors."""
+                      descriptor: Descriptor, crop_scale: float, augment: AugmentSettings | None = None,
+                      n_augmented: int | None = None, seed: int = 0) -> TrainingSet:
+    """Crop every record around its ground-truth landmark box and prepare the descriptors.
+
+    With ``augment``, the crops of the first ``n_augmented`` records (None: all; the rest
+    are e.g. validation faces) are augmented (:func:`augment_crops` with ``seed``) before
+    the descriptors are computed; ``crops`` holds them as augmented.  Crops are (S, S, 3)
+    uint8 RGB at the descriptor's ``image_size`` S (pixels, y down).
+    """
     size = descriptor.image_size
     lm = np.stack([r.landmarks68 for r in records])
     boxes = np.concatenate([lm.min(1), lm.max(1)], 1)
     crops, squares = crop_faces([readers.load_image(r.image_path) for r in records], boxes, size,
                                 crop_scale)
+    if augment is not None and augment.active:
+        augment_crops(crops, augment, seed, len(records) if n_augmented is None else int(n_augmented))
     pose, points = ground_truth(records, model, vertex_ids)
     scale = size / (squares[:, 2] - squares[:, 0])
     pose_crop = to_crop(pose, squares, size)

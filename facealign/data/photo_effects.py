@@ -5,12 +5,33 @@ Images are (S, S, 3) float32 RGB in [0, 1]; sizes are pixels of that image (y do
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
 from facealign.data.appearance_settings import AppearanceSettings
 
 SEPIA = np.array([1.07, 0.90, 0.68], np.float32)
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601 weights of R, G, B
+
+
+def luma(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float32 RGB -> (H, W) float32 luma (Rec. 601), same scale as the image."""
+    return image @ LUMA
+
+
+def set_contrast(image: np.ndarray, factor: float, pivot: float | np.ndarray = 0.5) -> np.ndarray:
+    """Scale the image's deviation from ``pivot`` (a level in [0, 1]) by ``factor``; unclipped."""
+    return (image - pivot) * np.float32(factor) + pivot
+
+
+def reencode_jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    """(H, W, 3) uint8 RGB after a JPEG round trip at OpenCV ``quality`` (1-100); ``image``
+    itself when encoding fails."""
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)  # cv2 is BGR
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) if ok else image
 
 
 def cast_shadow(image: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
@@ -34,9 +55,9 @@ def tone(image: np.ndarray, on: dict, rng: np.random.Generator) -> np.ndarray:
     if on.get("colour_cast"):
         image = image * rng.uniform(0.85, 1.15, 3).astype(np.float32)
         image = np.clip(image, 0, 1) ** np.float32(rng.uniform(0.75, 1.3))
-        image = (image - 0.5) * np.float32(rng.uniform(0.75, 1.25)) + 0.5
+        image = set_contrast(image, rng.uniform(0.75, 1.25))
     if on.get("sepia") or on.get("grayscale"):
-        gray = image @ np.array([0.299, 0.587, 0.114], np.float32)
+        gray = luma(image)
         image = np.repeat(gray[..., None], 3, 2)
         if on.get("sepia"):
             image = image * (SEPIA * rng.uniform(0.9, 1.05, 3).astype(np.float32))
@@ -44,8 +65,13 @@ def tone(image: np.ndarray, on: dict, rng: np.random.Generator) -> np.ndarray:
 
 
 def degrade(image: np.ndarray, on: dict, settings: AppearanceSettings,
-            rngs: dict[str, np.random.Generator]) -> np.ndarray:
-    """Blur (Gaussian or motion), low resolution, sensor noise and JPEG, in that order."""
+            rngs: dict[str, np.random.Generator],
+            normal: Callable[[tuple[int, ...]], np.ndarray] | None = None) -> np.ndarray:
+    """Blur (Gaussian or motion), low resolution, sensor noise and JPEG, in that order.
+
+    ``image`` is square; ``normal(shape)`` gives the standard-normal float32 fields of the
+    noise (default: drawn from ``rngs["noise"]``; training augmentation passes a faster one).
+    """
     s = image.shape[0]
     if on.get("blur"):
         rng = rngs["blur"]
@@ -66,13 +92,16 @@ def degrade(image: np.ndarray, on: dict, settings: AppearanceSettings,
     if on.get("noise"):
         rng = rngs["noise"]
         sigma = rng.uniform(*settings.noise_sigma)
-        luma = rng.standard_normal(image.shape[:2]).astype(np.float32)[..., None]
-        chroma = rng.standard_normal(image.shape).astype(np.float32)
-        image = image + np.float32(sigma) * (0.7 * luma + 0.5 * chroma)
+        if normal is None:
+            grain = rng.standard_normal(image.shape[:2]).astype(np.float32)[..., None]
+            chroma = rng.standard_normal(image.shape).astype(np.float32)
+        else:
+            grain, chroma = normal(image.shape[:2])[..., None], normal(image.shape)
+        image = image + np.float32(sigma) * (0.7 * grain + 0.5 * chroma)
     if on.get("jpeg"):
         q = int(rngs["jpeg"].uniform(*settings.jpeg_quality))
         u8 = np.clip(image * 255 + 0.5, 0, 255).astype(np.uint8)
-        ok, buf = cv2.imencode(".jpg", u8[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])  # cv2 is BGR
-        if ok:
-            image = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255
+        decoded = reencode_jpeg(u8, q)
+        if decoded is not u8:
+            image = decoded.astype(np.float32) / 255
     return np.clip(image, 0, 1).astype(np.float32)

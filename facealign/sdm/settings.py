@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from facealign.config import section_fields
+from facealign.data.augment import AugmentSettings
 
 DESCRIPTORS = ("dff", "sift")
 
@@ -40,6 +41,8 @@ class SDMSettings:
         seed: seed of the subset choice and the perturbations.
         evaluate_test: also evaluate on the test split after fitting (logged to MLflow; the
             ``evaluate_*_sdm`` stages do this anyway, so it is off by default).
+        augment: photometric / cut-out augmentation of the training crops before their
+            descriptors are computed (``sdm.augment``; validation crops are not augmented).
     """
 
     n_landmarks: int = 160
@@ -63,6 +66,7 @@ class SDMSettings:
     dff_batch_size: int = 32
     seed: int = 6
     evaluate_test: bool = False
+    augment: AugmentSettings = field(default_factory=AugmentSettings)
 
     def __post_init__(self) -> None:
         checks = {
@@ -85,7 +89,9 @@ class SDMSettings:
         defaults = cls()
         values = {}
         for key, value in section_fields(cls, section, "sdm").items():
-            if isinstance(getattr(defaults, key), tuple):
+            if key == "augment":
+                values[key] = AugmentSettings.from_section(value, "sdm.augment")
+            elif isinstance(getattr(defaults, key), tuple):
                 items = value if isinstance(value, list | tuple) else [value]
                 values[key] = tuple(float(v) for v in items)
             else:

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from datamodules.cascade_data import CascadeDataModule, CascadeDataset, load_faceset, make_loader
+from facealign.data.augment import EFFECTS, AugmentSettings
 from facealign.models.net_input import PnccRenderer
 from facealign.models.param_stats import ZScore
 from facealign.models.sparse_geometry import SparseGeometry
@@ -123,3 +124,42 @@ def test_datamodule_drops_the_last_partial_training_batch(faces, model):
 def test_missing_data_points_to_the_pipeline(tmp_path, model):
     with pytest.raises(FileNotFoundError, match="dvc repro synthesize"):
         load_faceset(tmp_path / "nowhere", model, 1.4, 0.1)
+
+
+ALL_EFFECTS = AugmentSettings(**dict.fromkeys(EFFECTS, 1.0))
+
+
+@pytest.mark.parametrize("param_noise", [0.0, 0.3])
+def test_augmentation_changes_the_training_crop_only(faces, model, param_noise):
+    estimates, stats = mean_start(faces)
+    plain = CascadeDataset(faces, model, estimates, stats, SIZE, box_jitter=0.05, param_noise=param_noise)
+    augmented = CascadeDataset(faces, model, estimates, stats, SIZE, box_jitter=0.05, param_noise=param_noise,
+                               augment=ALL_EFFECTS)
+    for i in (1, 6):
+        torch.manual_seed(i)
+        a = plain[i]
+        torch.manual_seed(i)
+        b = augmented[i]  # the same box jitter and pose noise: they are drawn first
+        assert not torch.equal(a["input"][:3], b["input"][:3])
+        assert torch.equal(a["input"][3:], b["input"][3:])  # the PNCC of p_k
+        for key in ("target", "p_k", "landmarks"):
+            assert torch.equal(a[key], b[key]), key
+    assert torch.equal(plain.cache, augmented.cache)  # the cache holds the un-augmented crops
+
+
+def test_unaugmented_datasets_are_unchanged_by_zero_probabilities(faces, model):
+    estimates, stats = mean_start(faces)
+    plain = CascadeDataset(faces, model, estimates, stats, SIZE)  # as the validation set is made
+    off = CascadeDataset(faces, model, estimates, stats, SIZE,
+                         augment=AugmentSettings(**dict.fromkeys(EFFECTS, 0.0)))
+    assert plain.augment is None and off.augment is None
+    for i in (0, 3):
+        assert torch.equal(plain[i]["input"], off[i]["input"])
+
+
+def test_augmented_samples_vary_from_call_to_call(faces, model):
+    estimates, stats = mean_start(faces)
+    ds = CascadeDataset(faces, model, estimates, stats, SIZE, augment=ALL_EFFECTS)
+    first, second = ds[2], ds[2]
+    assert not torch.equal(first["input"][:3], second["input"][:3])
+    assert torch.equal(first["target"], second["target"])

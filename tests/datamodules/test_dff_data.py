@@ -12,6 +12,7 @@ import torch
 from datamodules.dff_data import DFFDataModule, DFFDataset, record_params, triangle_map
 from facealign.data import readers
 from facealign.data.appearance import region_weights
+from facealign.data.augment import EFFECTS, AugmentSettings
 from facealign.data.synthesize import SynthesisConfig, sample_face
 from facegeom.morphable_model import MorphableModel
 
@@ -89,3 +90,31 @@ def test_missing_data_points_at_the_pipeline_stage(tmp_path, model, lut) -> None
     dm = DFFDataModule(tmp_path / "nowhere", model, lut)
     with pytest.raises(FileNotFoundError, match="dvc repro synthesize_dff"):
         dm.setup("fit")
+
+
+ALL_EFFECTS = AugmentSettings(**dict.fromkeys(EFFECTS, 1.0))
+
+
+def test_augmentation_changes_pixels_not_labels_and_stays_deterministic(train_dir, model, lut) -> None:
+    plain = dataset(train_dir, model, lut, pixels_per_image=30, deterministic=True, color_jitter=0.2)
+    augmented = dataset(train_dir, model, lut, pixels_per_image=30, deterministic=True, color_jitter=0.2,
+                        augment=ALL_EFFECTS)
+    a, b, again = plain[2], augmented[2], augmented[2]
+    for key in ("pixels", "labels", "valid"):
+        assert torch.equal(a[key], b[key]), key
+    assert not torch.equal(a["image"], b["image"]) and b["image"].shape == a["image"].shape
+    assert torch.equal(b["image"], again["image"])  # deterministic mode stays deterministic
+
+
+def test_random_mode_augments_every_call_anew(train_dir, model, lut) -> None:
+    ds = dataset(train_dir, model, lut, pixels_per_image=10, augment=ALL_EFFECTS)
+    assert not torch.equal(ds[0]["image"], ds[0]["image"])
+
+
+def test_datamodule_augments_the_training_set_only(train_dir, model, lut) -> None:
+    dm = DFFDataModule(train_dir, model, lut, pixels_per_image=20, batch_size=4, val_fraction=0.25,
+                       color_jitter=0.1, augment=ALL_EFFECTS)
+    dm.setup("fit")
+    assert dm.train_set.augment == ALL_EFFECTS and dm.val_set.augment is None
+    assert dm.val_set.color_jitter == 0.0
+    assert torch.equal(dm.val_set[0]["image"], dm.val_set[0]["image"])
