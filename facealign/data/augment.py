@@ -81,6 +81,11 @@ class AugmentSettings:
         return any(float(getattr(self, name)) > 0 for name in EFFECTS)
 
     @classmethod
+    def off(cls) -> AugmentSettings:
+        """Every probability 0 (the ranges at their defaults): :func:`augment` is the identity."""
+        return cls(**dict.fromkeys(EFFECTS, 0.0))
+
+    @classmethod
     def from_section(cls, section: Mapping[str, Any] | None, name: str) -> AugmentSettings:
         """Settings from a ``params.yaml`` mapping (None: the defaults).
 

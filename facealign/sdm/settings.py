@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from facealign.config import section_fields
-from facealign.data.augment import EFFECTS, AugmentSettings
+from facealign.data.augment import AugmentSettings
 
 DESCRIPTORS = ("dff", "sift")
 
@@ -67,7 +67,7 @@ class SDMSettings:
     dff_batch_size: int = 32
     seed: int = 6
     evaluate_test: bool = False
-    augment: AugmentSettings = field(default_factory=lambda: AugmentSettings(**dict.fromkeys(EFFECTS, 0.0)))
+    augment: AugmentSettings = field(default_factory=AugmentSettings.off)
 
     def __post_init__(self) -> None:
         checks = {
