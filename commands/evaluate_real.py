@@ -31,8 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def configured_folders(args: argparse.Namespace, cfg: dict) -> list[str]:
     """The real folders asked for: ``--data``, else ``paths.real_data`` (a list or one path)."""
-    folders = args.data or cfg["paths"].get("real_data") or []
-    return [str(folders)] if isinstance(folders, (str, Path)) else [str(f) for f in folders]
+    from facealign.evaluation import as_folders
+
+    return [str(f) for f in as_folders(args.data or cfg["paths"].get("real_data") or [])]
 
 
 def missing_aligner(spec: str, cfg: dict) -> str | None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 HELP = "train the DFF per-pixel descriptor network (U-Net, multi-head angular softmax)"
 
@@ -14,18 +12,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, cfg: dict) -> int:
-    from lightning_modules.errors import NonFiniteLossError
-    from training.console import quiet_lightning
+    from training.console import run_training
     from training.dff import train
 
-    quiet_lightning()
     if args.output:
         cfg["dff"]["output"] = args.output
-    try:
-        metrics = train(cfg)
-    except NonFiniteLossError as exc:
-        print(f"facealign train-dff: error: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(metrics, indent=2))
-    print(f"DFF extractor written to {cfg['dff']['output']}")
-    return 0
+    code = run_training(train, cfg, "train-dff")
+    if code == 0:
+        print(f"DFF extractor written to {cfg['dff']['output']}")
+    return code

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytorch_lightning as pl
 import torch
@@ -197,17 +196,14 @@ class CascadeDataset(Dataset):
         stack = self._stack(i, box)
         if self.param_noise > 0:
             p_k[:N_POSE] += rng.normal(0.0, self.param_noise, N_POSE) * self.delta_stats.std[:N_POSE]
-        crop = augmented = None
-        if self.augment is not None:  # on a copy: the stack may be the cache's
-            crop = np.empty((self.size, self.size, 3), np.uint8)
-            cv2.mixChannels([stack], [crop], [0, 0, 1, 1, 2, 2])
-            augmented = augment(crop, self.augment, rng)
+        image = stack[..., :3]
+        if self.augment is not None:  # augment never writes into its input (the stack may be the cache's)
+            image = augment(image, self.augment, rng)
         if self.param_noise > 0:
             pncc = self.render.render_shape(p_k[:N_POSE], self._shape(i), self.size)
-            stack = stack_input(stack[..., :3] if augmented is None else augmented, pncc)
-        elif augmented is not crop:  # an effect was drawn: the augmented crop with the PNCC
-            out = np.empty_like(stack)
-            stack = cv2.mixChannels([augmented, stack], [out], [0, 0, 1, 1, 2, 2, 6, 3, 7, 4, 8, 5])[0]
+            stack = stack_input(image, pncc)
+        elif self.augment is not None:
+            stack = np.concatenate([image, stack[..., 3:]], axis=2)
         p_true = to_crop(self.faces.params[i], box, self.size)
         scale = self.size / (box[2] - box[0])
         return {

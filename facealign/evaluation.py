@@ -128,8 +128,7 @@ def write_evaluation(name: str, pred: np.ndarray, gt: np.ndarray, yaw_deg: np.nd
     output = Path(output)
     per_image = nme_lib.nme_per_image(pred, gt)
     summary = nme_lib.summarize(per_image, yaw_deg)
-    metrics = {**(extra or {}), **summary.to_dict()}
-    atomic.write_json(output, metrics, allow_nan=False)
+    metrics = report.write_metrics(summary, output, extra)
     stem = output.with_suffix("")
     report.write_ced({name: per_image}, f"{stem}_ced.csv", f"{stem}_ced.png")
     if image is not None and n_overlays > 0 and len(pred):

@@ -31,11 +31,17 @@ TABLE_COLUMNS: tuple[str, ...] = (
 )
 
 
-def write_metrics(report: NMEReport, path: str | Path) -> None:
-    """Write ``report.to_dict()`` as JSON (``metrics/<model>.json``); NaN is written as null."""
-    text = json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"
+def write_metrics(report: NMEReport, path: str | Path, extra: Mapping[str, object] | None = None) -> dict:
+    """Write ``report.to_dict()`` as JSON (``metrics/<model>.json``); NaN is written as null.
+
+    ``extra`` keys (JSON-serialisable, e.g. the data measured on) are written beside the
+    contract's, which they cannot replace.  Returns the dict written.
+    """
+    metrics = {**(extra or {}), **report.to_dict()}
+    text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+    return metrics
 
 
 def _finite(nme: np.ndarray) -> np.ndarray:

@@ -14,8 +14,7 @@ Nothing moves: landmarks, parameters and per-pixel labels stay valid.  With ever
 probability 0 (or when no effect is drawn) the input array itself is returned unchanged.
 Speed (a 64 px crop costs ~50 us on average with the defaults): cut-out, colour jitter
 (one lookup table) and grayscale stay in uint8 with OpenCV; the noise fields are windows
-of a fixed table of normal deviates.  Light at import time (settings modules import it):
-cv2 and ``photo_effects`` are imported on the first :func:`augment` call.
+of a fixed table of normal deviates.
 """
 
 from __future__ import annotations
@@ -24,14 +23,14 @@ import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import cv2
 import numpy as np
 
 from facealign.config import ConfigError, section_fields
-
-if TYPE_CHECKING:
-    from facealign.data.appearance_settings import AppearanceSettings
+from facealign.data import photo_effects
+from facealign.data.appearance_settings import AppearanceSettings
 
 # the effects in their fixed order: the position keys the on/off draw
 EFFECTS = ("cutout", "colour_jitter", "grayscale", "blur", "low_res", "noise", "jpeg")
@@ -118,8 +117,6 @@ NORMAL_TABLE = 1 << 19  # normal deviates in the noise table (2 MiB): a 418 px R
 @functools.lru_cache(maxsize=32)
 def _camera(settings: AugmentSettings) -> AppearanceSettings:
     """The generator's settings object carrying the camera-effect ranges of ``settings``."""
-    from facealign.data.appearance_settings import AppearanceSettings
-
     return AppearanceSettings(blur_sigma=settings.blur_sigma, low_res_factor=settings.low_res_factor,
                               noise_sigma=settings.noise_sigma)
 
@@ -179,18 +176,15 @@ def cutout(image: np.ndarray, settings: AugmentSettings, rng: np.random.Generato
 def colour_jitter(image: np.ndarray, settings: AugmentSettings, rng: np.random.Generator) -> np.ndarray:
     """(H, W, 3) uint8 RGB -> uint8: per-channel gain x brightness and contrast about the
     mean luma as one lookup table, then saturation (a blend with the luma image)."""
-    import cv2
-
-    from facealign.data.photo_effects import LUMA, set_contrast
-
     u = rng.random(6)  # three gains, brightness, contrast, saturation
 
     def pick(bounds: tuple[float, float], t: np.ndarray | float) -> np.ndarray | float:
         return bounds[0] + (bounds[1] - bounds[0]) * t
 
     gain = (pick(settings.channel_gain, u[:3]) * pick(settings.brightness, u[3])).astype(np.float32)
-    mean_luma = float(LUMA @ (gain * np.asarray(cv2.mean(image)[:3], np.float32))) / 255
-    levels = set_contrast(LEVELS[:, None] * gain, pick(settings.contrast, u[4]), np.float32(mean_luma))
+    mean_luma = float(photo_effects.LUMA @ (gain * np.asarray(cv2.mean(image)[:3], np.float32))) / 255
+    contrast = pick(settings.contrast, u[4])
+    levels = photo_effects.set_contrast(LEVELS[:, None] * gain, contrast, np.float32(mean_luma))
     table = (np.clip(levels, 0.0, 1.0) * 255 + 0.5).astype(np.uint8).reshape(1, 256, 3)
     out = cv2.LUT(image, table)
     gray = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
@@ -209,10 +203,6 @@ def augment(image: np.ndarray, settings: AugmentSettings, rng: np.random.Generat
     on = dict(zip(EFFECTS, (rng.random(len(EFFECTS)) < _probabilities(settings)).tolist(), strict=True))
     if not any(on.values()):
         return image
-    import cv2
-
-    from facealign.data import photo_effects
-
     out = np.ascontiguousarray(image)
     if on["cutout"]:
         out = cutout(out, settings, rng)

@@ -107,6 +107,9 @@ def test_readers_always_see_a_whole_model_while_the_poller_swaps() -> None:
         deadline = time.monotonic() + 5
         while holder.current().ref.version != v and time.monotonic() < deadline:
             time.sleep(0.01)
+    deadline = time.monotonic() + 5  # on a busy machine a reader may not have run since the swap
+    while "3" not in seen and time.monotonic() < deadline:
+        time.sleep(0.01)
     stop.set()
     for t in readers:
         t.join()
