@@ -116,7 +116,8 @@ def occlusion_path(image_path: str | Path) -> Path:
 def load_occlusion(image_path: str | Path, height: int, width: int) -> np.ndarray:
     """(H, W) bool: face pixels hidden by an occluder (hair, glasses, hat, hand), to be
     ignored by per-pixel face labels; all False when the sample has no mask file."""
-    mask = cv2.imread(str(occlusion_path(image_path)), cv2.IMREAD_GRAYSCALE)
+    path = occlusion_path(image_path)
+    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) if path.is_file() else None
     return np.zeros((height, width), bool) if mask is None else mask > 127
 
 
