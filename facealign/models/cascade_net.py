@@ -95,6 +95,7 @@ class NetConfig:
     dropout: float = 0.0
     pool_kernel: int = 2
     pool_stride: int = 2
+    stacked_input: bool = False
 
     @classmethod
     def from_section(cls, section: dict[str, Any]) -> NetConfig:
@@ -152,9 +153,9 @@ class CascadeNet(nn.Module):
     def __init__(self, cfg: NetConfig, input_size: int, n_params: int) -> None:
         super().__init__()
         self.cfg, self.input_size, self.n_params = cfg, input_size, n_params
-        stacked = not cfg.pncc_stream
+        stacked = cfg.stacked_input or not cfg.pncc_stream
         self.image_stream, n_image = _stream(cfg.image_stream, 6 if stacked else 3, input_size, cfg)
-        self.pncc_stream, n_pncc = (nn.Sequential(), 0) if stacked else _stream(
+        self.pncc_stream, n_pncc = (nn.Sequential(), 0) if not cfg.pncc_stream else _stream(
             cfg.pncc_stream, 3, input_size, cfg)
         self.fc1 = nn.Linear(n_image + n_pncc, cfg.feature_dim)
         self.dropout = nn.Dropout(cfg.dropout)
@@ -171,7 +172,8 @@ class CascadeNet(nn.Module):
             size = self.input_size
             raise ValueError(f"CascadeNet expects (B, 6, {size}, {size}), got {tuple(x.shape)}")
         if self.cfg.pncc_stream:
-            feats = [self.image_stream(x[:, :3]).flatten(1), self.pncc_stream(x[:, 3:]).flatten(1)]
+            image = x if self.cfg.stacked_input else x[:, :3]
+            feats = [self.image_stream(image).flatten(1), self.pncc_stream(x[:, 3:]).flatten(1)]
             feat = torch.cat(feats, 1)
         else:
             feat = self.image_stream(x).flatten(1)
