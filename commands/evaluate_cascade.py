@@ -28,6 +28,7 @@ class StageRecorder:
 
     def __init__(self, aligner) -> None:
         self.aligner, self.name = aligner, aligner.name
+        self.content_hash = aligner.content_hash  # what the metrics file records it measured
         self.landmarks: list[list] = [[] for _ in range(aligner.stages + 1)]
 
     def align(self, images, boxes):

@@ -27,6 +27,9 @@ from faceio import atomic
 Folders = str | Path | Sequence[str | Path]
 """One AFLW2000-3D-layout folder or several (evaluated as their union)."""
 
+HASH_KEY = "aligner_hash"
+"""The metrics key of the measured aligner directory's content hash (promotion checks it)."""
+
 
 @dataclass
 class Benchmark:
@@ -95,7 +98,9 @@ def evaluate(
     extra: Mapping[str, object] | None = None,
 ) -> dict:
     """Evaluate ``aligner`` on ``folder`` (one or several) and write the metrics contract to
-    ``output``, with the ``extra`` keys (e.g. the data it was measured on) added.
+    ``output``, with the ``extra`` keys (e.g. the data it was measured on) added, and
+    ``aligner_hash``: the content hash of the directory the aligner was loaded from
+    (:func:`facealign.manifest.aligner_hash`; null for an aligner built in memory).
 
     Returns:
         The metrics dict written to ``output`` (NMEs in percent).
@@ -103,6 +108,7 @@ def evaluate(
     bench = load_benchmark(folder)
     results = run_aligner(aligner, bench, batch_size, progress)
     pred = np.stack([a.landmarks for a in results]).astype(np.float64)
+    extra = {**(extra or {}), HASH_KEY: getattr(aligner, "content_hash", None)}
     return write_evaluation(aligner.name, pred, bench.landmarks, bench.yaw_deg, output,
                             lambda i: readers.load_image(bench.records[i].image_path), n_overlays, extra)
 

@@ -11,6 +11,7 @@ import yaml
 from tiny_faces import mean_shape_dir, write_test_folder
 
 from commands.cli import main
+from facealign.manifest import aligner_hash
 
 CONTRACT = {"nme_0_30", "nme_30_60", "nme_60_90", "nme_mean", "nme_std", "nme_sample_mean",
             "n_images", "n_0_30", "n_30_60", "n_60_90"}
@@ -46,7 +47,8 @@ def test_every_candidate_is_scored_on_the_union_of_the_folders(real_folders: lis
     metrics = {n: json.loads((tmp_path / "metrics" / f"real_{n}.json").read_text())
                for n in ("good", "poor", "absent")}
     for name in ("good", "poor"):
-        assert set(metrics[name]) == CONTRACT | {"real_data", "real_data_hash"}
+        assert set(metrics[name]) == CONTRACT | {"real_data", "real_data_hash", "aligner_hash"}
+        assert metrics[name]["aligner_hash"] == aligner_hash(tmp_path / "models" / name)
         assert metrics[name]["n_images"] == 9  # 6 + 3: the missing folder is left out
         assert metrics[name]["real_data"] == [str(f) for f in real_folders]
         assert metrics[name]["real_data_hash"] == folders_hash(real_folders)

@@ -27,7 +27,9 @@ def test_mean_shape_metrics_follow_the_contract(tiny_model_path: Path, tiny_data
                                                  tmp_path: Path) -> None:
     aligner = MeanShapeAligner(MorphableModel.load(tiny_model_path))
     metrics = evaluate(aligner, tiny_dataset / "test", tmp_path / "m.json", progress=False)
-    assert set(json.loads((tmp_path / "m.json").read_text())) == CONTRACT
+    written = json.loads((tmp_path / "m.json").read_text())
+    assert set(written) == CONTRACT | {"aligner_hash"}
+    assert written["aligner_hash"] is None  # built in memory: no directory to name
     assert metrics["n_images"] == 12 and metrics["n_0_30"] == 4
     # The frontal mean face fits frontal faces better than profiles.
     assert 0 < metrics["nme_0_30"] < metrics["nme_60_90"]
@@ -46,3 +48,24 @@ def test_the_cli_names_a_corrupt_file_and_writes_nothing(tiny_model_path: Path, 
     assert code == 2
     assert victim.name in capsys.readouterr().err
     assert not (tmp_path / "out.json").exists()
+
+
+def test_metrics_record_the_content_hash_of_the_aligner_directory_measured(tiny_model_path: Path,
+                                                                            tiny_dataset: Path,
+                                                                            tmp_path: Path) -> None:
+    from facealign.aligners.mean_shape import copy_mean_shape_aligner
+    from facealign.manifest import aligner_hash
+    from facealign.registry.loading import load_aligner
+
+    directory = copy_mean_shape_aligner(tiny_model_path, tmp_path / "baseline")
+    evaluate(load_aligner(str(directory)), tiny_dataset / "test", tmp_path / "dir.json", n_overlays=0,
+             progress=False)
+    assert json.loads((tmp_path / "dir.json").read_text())["aligner_hash"] == aligner_hash(directory)
+    # mean-shape is the directory made of the face model file: the same hash, every time
+    for name in ("a.json", "b.json"):
+        assert main(["evaluate", "--model", "mean-shape", "--data", str(tiny_dataset / "test"),
+                     "--output", str(tmp_path / name), "--set", f"paths.face_model={tiny_model_path}",
+                     "--set", "evaluate.overlays=0"]) == 0
+        assert json.loads((tmp_path / name).read_text())["aligner_hash"] == aligner_hash(directory)
+    (directory / "face_model.npz").write_bytes((directory / "face_model.npz").read_bytes() + b"\0")
+    assert aligner_hash(directory) != json.loads((tmp_path / "dir.json").read_text())["aligner_hash"]
