@@ -37,7 +37,8 @@ def section_fields(cls: type, section: Mapping[str, Any] | None, name: str,
         cls: the settings dataclass.
         section: the section's mapping (None reads as empty).
         name: the section's dotted name for messages, e.g. ``"cascade.net"`` or ``"dff.train"``.
-        extra: further accepted keys that are not fields of ``cls``.
+        extra: further accepted keys that are not fields of ``cls`` (a ``{key: type}``
+            mapping also checks their values' types).
     Returns:
         ``{field: value}`` for the fields given in ``section`` (values unconverted).
     Raises:
@@ -63,6 +64,10 @@ def section_fields(cls: type, section: Mapping[str, Any] | None, name: str,
         raise ConfigError(f"{name}: unknown parameter{plural} {listed} (known: {', '.join(sorted(known))})")
     values = {key: value for key, value in section.items() if key in fields}
     check_values(cls, values, name)
+    if isinstance(extra, Mapping):  # {key: type} extras are type-checked too
+        for key, hint in extra.items():
+            if key in section and not _matches(section[key], hint):
+                raise ConfigError(f"{name}.{key}: {section[key]!r} is not {_describe(hint)}")
     return values
 
 

@@ -181,3 +181,37 @@ class DFFSettings:
         """``synthesize`` (``cfg["synthesize"]``) laid over with :attr:`data`, as
         ``facealign synthesize --profile dff`` renders the DFF training views."""
         return {**synthesize, **self.data}
+
+
+SEGMENT_METRICS = ("graph", "euclidean")
+
+
+@dataclass(frozen=True)
+class SegmentSettings:
+    """The ``segment`` section: the random CVT segmentations of the mean mesh whose patches
+    label DFF's training pixels (:func:`facegeom.mesh_segmentation.random_segmentations`).
+
+    Attributes:
+        n_segmentations: S segmentations; n_patches: P patches each.
+        lloyd_iterations: Lloyd relaxation steps; metric: ``graph`` | ``euclidean``.
+        seed: the random seed; output: the ``.npz`` written.
+    """
+
+    n_segmentations: int = 16
+    n_patches: int = 128
+    lloyd_iterations: int = 10
+    metric: str = "graph"
+    seed: int = 2
+    output: str = "models/segmentations.npz"
+
+    LIMITS: ClassVar[dict[str, Range]] = {"n_segmentations": AT_LEAST_ONE, "n_patches": AT_LEAST_ONE,
+                                          "lloyd_iterations": NON_NEGATIVE}
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any] | None) -> SegmentSettings:
+        """From ``cfg["segment"]``; a wrong key, type or range is a :class:`ConfigError` naming it."""
+        settings = _read(cls, section, "segment", {})
+        if settings.metric not in SEGMENT_METRICS:
+            known = ", ".join(SEGMENT_METRICS)
+            raise ConfigError(f"segment.metric: {settings.metric!r} is not one of {known}")
+        return settings
