@@ -91,9 +91,13 @@ def test_load_aligner_by_registry_uri_needs_no_training_directory(registry, alig
     shutil.copytree(aligners["fair"], moved)  # the registry copy must not point at the source
     direct = evaluate(load_aligner(str(moved)), test_set, tmp_path / "a.json", n_overlays=0, progress=False)
     shutil.rmtree(moved)
-    via_uri = evaluate(load_aligner(f"models:/{NAME}/{registry['versions']['fair']}"), test_set,
+    version = registry["versions"]["fair"]
+    via_uri = evaluate(load_aligner(f"models:/{NAME}/{version}"), test_set,
                        tmp_path / "b.json", n_overlays=0, progress=False)
     assert via_uri["nme_mean"] == pytest.approx(direct["nme_mean"])
+    # the registry copy is the same content: metrics of either name the version's aligner_hash
+    tag = registry["client"].get_model_version(NAME, version).tags["aligner_hash"]
+    assert via_uri["aligner_hash"] == direct["aligner_hash"] == tag
     assert json.loads((tmp_path / "b.json").read_text())["n_images"] == 9
 
 
