@@ -23,12 +23,12 @@ import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import Any
 
 import cv2
 import numpy as np
 
-from facealign.config import FRACTION, NON_NEGATIVE, ConfigError, section_fields
+from facealign.config import ConfigError, section_fields
 from facealign.data import photo_effects
 from facealign.data.appearance_settings import AppearanceSettings
 
@@ -59,11 +59,6 @@ class AugmentSettings:
     jpeg_quality: tuple[float, float] = (20.0, 70.0)    # OpenCV JPEG quality
     low_res: float = 0.1                                # downscale then upscale
     low_res_factor: tuple[float, float] = (1.5, 3.0)    # downscale factor
-
-    LIMITS: ClassVar[dict] = {**dict.fromkeys(EFFECTS, FRACTION),
-                              **dict.fromkeys(("brightness", "contrast", "saturation", "channel_gain",
-                                               "blur_sigma", "noise_sigma", "cutout_count", "cutout_size",
-                                               "jpeg_quality", "low_res_factor"), NON_NEGATIVE)}
 
     def __post_init__(self) -> None:
         for name in EFFECTS:
