@@ -172,7 +172,7 @@ def train(cfg: dict, callbacks: list[pl.Callback] | None = None,
             if writer:
                 info = {"mlflow_run_id": run_id, "val_nme_stages": nmes, "train_faces": len(train_idx),
                         "val_faces": len(val_idx), "train_data_hash": fingerprint["data"],
-                        "stages_info": summaries}
+                        "stages_info": summaries, "test_time_flip": s.test_time_flip}
                 save_bundle(CascadeBundle(model, cfg["cascade"]["net"], s.input_size, s.crop_scale,
                                           s.crop_shift, param_stats, deltas, weights, info), s.output)
         return {"val_nme": nmes[-1], **{f"val_nme_stage{k}": v for k, v in enumerate(nmes)}}

@@ -51,6 +51,7 @@ class CascadeSettings:
     mlflow: bool = True
     output: str = "models/cascade"
     work_dir: str = "models/cascade_work"
+    test_time_flip: bool = False
     net: dict[str, Any] = field(default_factory=dict)
     augment: AugmentSettings = field(default_factory=AugmentSettings)
 

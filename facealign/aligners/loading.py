@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from facealign.aligners.base import Aligner
+from facealign.aligners.flip_average import FlipAveraged
 from facealign.manifest import aligner_hash, is_aligner_dir, read_manifest
 
 
@@ -66,10 +67,14 @@ def load_local_aligner(spec: str | Path, face_model_path: str | Path | None = No
 
 
 def load_aligner_dir(path: str | Path) -> Aligner:
-    """The aligner saved in directory ``path``, its ``content_hash`` set (hashed before reading)."""
+    """The aligner saved in directory ``path``, its ``content_hash`` set (hashed before reading).
+
+    A manifest with ``"test_time_flip": true`` gives the aligner wrapped in
+    :class:`~facealign.aligners.flip_average.FlipAveraged`.
+    """
     path = Path(path)
-    family = read_manifest(path)["family"]
+    manifest = read_manifest(path)
     digest = aligner_hash(path)
-    aligner = LOADERS[family](path)
+    aligner = LOADERS[manifest["family"]](path)
     aligner.content_hash = digest
-    return aligner
+    return FlipAveraged(aligner) if manifest.get("test_time_flip") else aligner
