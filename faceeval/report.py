@@ -28,7 +28,10 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "nme_mean",
     "nme_std",
     "n_images",
+    "nme21_mean",
+    "nme_inner_mean",
 )
+"""The 68-point protocol's keys, then the means of the AFLW 21-point and visible-inner ones."""
 
 
 def write_metrics(report: NMEReport, path: str | Path, extra: Mapping[str, object] | None = None) -> dict:

@@ -117,6 +117,8 @@ def test_format_table_lists_models_and_columns() -> None:
         "nme_mean",
         "nme_std",
         "n_images",
+        "nme21_mean",
+        "nme_inner_mean",
     ]
     assert lines[2].split()[:2] == ["cnn", "2.00"]
-    assert lines[3].split() == ["sdm", "-", "-", "-", "4.50", "-", "3"]
+    assert lines[3].split() == ["sdm", "-", "-", "-", "4.50", "-", "3", "-", "-"]
