@@ -78,7 +78,7 @@ def log_to_run(cfg: dict, run_id: str, metrics: dict, stages: list[dict], files:
 
 
 def run(args: argparse.Namespace, cfg: dict) -> int:
-    from facealign.evaluation import evaluate
+    from facealign.evaluation import evaluate, load_face_model
     from facealign.registry.loading import load_aligner
     from faceeval.report import format_table
 
@@ -90,7 +90,8 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
         raise ValueError(f"{model}: not a cascade aligner")
     recorder = StageRecorder(aligner)
     metrics = evaluate(recorder, data, output, batch_size=args.batch_size,
-                       n_overlays=int(cfg["evaluate"]["overlays"]), progress=False)
+                       n_overlays=int(cfg["evaluate"]["overlays"]), progress=False,
+                       face_model=load_face_model(cfg["paths"]["face_model"]))
     stages = recorder.stage_reports(data)
     stages_path = output.with_name(f"{output.stem}_stages.json")
     stages_path.write_text(json.dumps({"stages": stages}, indent=2) + "\n")
