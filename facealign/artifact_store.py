@@ -58,10 +58,15 @@ def store_root(tracking_uri: str | None = None) -> Path:
     return Path.cwd()
 
 
-def experiment_location(name: str) -> str:
-    """The ``facealign-store:`` artefact location of a new experiment called ``name``."""
+def experiment_location(tracking_uri: str, name: str) -> str | None:
+    """The artefact location of a new experiment ``name`` in the store ``tracking_uri``:
+    ``facealign-store:/mlruns/<name>`` in a project store, ``<database dir>/mlruns/<name>``
+    (absolute) beside any other sqlite database, None (the server's default) elsewhere."""
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "experiment"
-    return f"{SCHEME}:/{ARTIFACT_DIR}/{safe}"
+    if is_project_store(tracking_uri):
+        return f"{SCHEME}:/{ARTIFACT_DIR}/{safe}"
+    path = sqlite_file(tracking_uri)
+    return None if path is None else (path.parent / ARTIFACT_DIR / safe).as_uri()
 
 
 def local_path(uri: str, tracking_uri: str | None = None) -> Path:

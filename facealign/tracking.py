@@ -124,7 +124,8 @@ def ensure_experiment(cfg: dict, name: str | None = None, description: str = EXP
 
     In the project's default store (:func:`facealign.artifact_store.is_project_store`) a new
     experiment keeps its artefacts at ``facealign-store:/mlruns/<name>``, which resolves
-    beside the database wherever the checkout lives.  A new experiment gets ``description``.
+    beside the database wherever the checkout lives; beside another sqlite database, in its
+    ``mlruns/`` (never the working directory's).  A new experiment gets ``description``.
     """
     import mlflow
     from mlflow.exceptions import MlflowException
@@ -137,14 +138,13 @@ def ensure_experiment(cfg: dict, name: str | None = None, description: str = EXP
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    location = None
+    location = artifact_store.experiment_location(uri, name)
     if artifact_store.is_project_store(uri):
         from mlflow.store.artifact.artifact_repository_registry import get_registered_artifact_repositories
 
         if artifact_store.SCHEME not in get_registered_artifact_repositories():
             raise RuntimeError(f"MLflow does not know the {artifact_store.SCHEME}: artefact scheme; "
                                "reinstall the project (`make setup` or `pip install -e .`)")
-        location = artifact_store.experiment_location(name)
     try:
         return mlflow.create_experiment(name, artifact_location=location, tags={NOTE_TAG: description})
     except MlflowException:  # another process created it meanwhile

@@ -83,6 +83,7 @@ def test_a_training_run_records_commit_description_and_its_data_as_a_dataset_inp
     assert tags == {"mlflow.data.context": "training", "dvc_out": "data/synthetic"}
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.tags[NOTE_TAG] == EXPERIMENT_DESCRIPTION
+    assert experiment.artifact_location == (project / "mlruns" / "facealign").as_uri()  # beside the db
 
 
 def test_system_metrics_are_sampled_when_psutil_is_there(project: Path, monkeypatch) -> None:
