@@ -174,7 +174,8 @@ def training_run(
 
     Runs of the same ``run_name`` (the command) left RUNNING by a killed process are closed
     (:func:`facealign.stale_runs.close_stale_runs`).  ``data_dir`` is logged as the
-    run's ``training`` dataset input and its hash as tag ``train_data_hash``.
+    run's ``training`` dataset input and its digest (:func:`dataset_digest`: the DVC hash of
+    the output holding it) as tag ``train_data_hash``.
     """
     import mlflow
 
@@ -187,7 +188,7 @@ def training_run(
                 "preset": str(cfg.get("preset")), **stale_runs.owner_tags(run_name)}
     digest = None
     if data_dir is not None and Path(data_dir).exists():
-        digest = all_tags["train_data_hash"] = data_hash(data_dir)
+        digest = all_tags["train_data_hash"] = dataset_digest(data_dir)[0]
     all_tags.update(tags or {})
     text = description or f"{family} training"
     text += f" on {data_dir}" if data_dir is not None else ""
@@ -201,5 +202,5 @@ def training_run(
         for start in range(0, len(items), 100):  # MLflow caps a batch at 100 params
             mlflow.log_params(dict(items[start : start + 100]))
         if digest is not None:
-            log_dataset(data_dir, "training", files_hash=digest)
+            log_dataset(data_dir, "training", files_hash=digest)  # the digest computed above
         yield run
