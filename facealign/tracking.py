@@ -125,7 +125,8 @@ def ensure_experiment(cfg: dict, name: str | None = None, description: str = EXP
     In the project's default store (:func:`facealign.artifact_store.is_project_store`) a new
     experiment keeps its artefacts at ``facealign-store:/mlruns/<name>``, which resolves
     beside the database wherever the checkout lives; beside another sqlite database, in its
-    ``mlruns/`` (never the working directory's).  A new experiment gets ``description``.
+    ``mlruns/`` (never the working directory's).  An experiment without a description gets
+    ``description``.
     """
     import mlflow
     from mlflow.exceptions import MlflowException
@@ -137,6 +138,8 @@ def ensure_experiment(cfg: dict, name: str | None = None, description: str = EXP
     name = name or cfg["mlflow"]["experiment"]
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
+        if NOTE_TAG not in experiment.tags:  # a store from before descriptions
+            mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id, NOTE_TAG, description)
         return experiment.experiment_id
     location = artifact_store.experiment_location(uri, name)
     if artifact_store.is_project_store(uri):
