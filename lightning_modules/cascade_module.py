@@ -1,8 +1,10 @@
 """The LightningModule that trains one stage Net_k of the cascade.
 
 Batches come from :class:`datamodules.cascade_data.CascadeDataset`.  Per epoch it logs
-``train_loss`` (the chosen PDC / WPDC / VDC loss) and ``val_nme`` (percent; landmarks of
-``p_k + Net_k(...)`` against the ground truth in the crop, normalised by the landmark box).
+``train_loss`` (the chosen PDC / WPDC / VDC loss), ``val_loss`` (the same loss on the
+validation faces) and ``val_nme`` (percent; landmarks of ``p_k + Net_k(...)`` against the
+ground truth in the crop, normalised by the landmark box): the names every family shares
+(``training/mlflow_epochs.py``).
 """
 
 from __future__ import annotations
@@ -67,11 +69,13 @@ class CascadeModule(pl.LightningModule):
         return self.loss_fn.raw(self.net(batch["input"]), batch["p_k"])
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        params = self.predict_params(batch)
+        pred = self.net(batch["input"])
+        params = self.loss_fn.raw(pred, batch["p_k"])
         landmarks = self.loss_fn.geometry.landmarks(params)
         nme = nme_torch(landmarks, batch["landmarks"]) * 100.0
-        self.log("val_nme", nme.mean(), on_step=False, on_epoch=True, sync_dist=True,
-                 batch_size=nme.shape[0])
+        loss = self.loss_fn(pred, batch["target"], batch["p_k"])
+        self.log_dict({"val_nme": nme.mean(), "val_loss": loss}, on_step=False, on_epoch=True,
+                      sync_dist=True, batch_size=nme.shape[0])
 
     def build_optimizer(self, steps_per_epoch: int, max_epochs: int
                         ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:

@@ -19,6 +19,7 @@ from facealign.data.augment import AugmentSettings
 from facealign.data.synthesize import SynthesisConfig
 from facealign.models.cascade_net import NetConfig
 from facealign.sdm.settings import SDMSettings
+from facealign.tracking import TrackingSettings
 from serving.limits import ServeSettings
 from training.cascade_settings import CascadeSettings
 from training.dff_settings import DFFSettings, SegmentSettings
@@ -56,6 +57,7 @@ def test_every_settings_section_builds_under_the_preset(preset: str) -> None:
     assert SegmentSettings.from_section(cfg["segment"]).n_patches >= 1
     sweep = resolve(cfg["tune"], {})
     assert sweep.model in ("cascade", "dff")
+    assert TrackingSettings.from_section(cfg["mlflow"]).experiment
     # the cascade trains on augmented photos (DFF's and SDM's are off by default: they measured worse)
     assert cascade.augment.active
 

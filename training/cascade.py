@@ -25,13 +25,14 @@ from facealign.models.cascade_bundle import CascadeBundle, save_bundle
 from facealign.models.cascade_net import NetConfig
 from facealign.models.param_stats import ZScore
 from facealign.models.sparse_geometry import SparseGeometry
+from facealign.registry.trained import register_trained
 from facealign.tracking import data_hash
 from faceeval.nme import nme_per_image
 from facegeom.morphable_model import MorphableModel
 from facegeom.parameters import from_crop, to_crop
 from lightning_modules.cascade_module import CascadeModule
 from training.cascade_settings import CascadeSettings
-from training.cascade_tracking import MlflowEpochLogger, cascade_run, log_stage_metric
+from training.cascade_tracking import MlflowEpochLogger, cascade_run, log_final_nme, log_stage_metric
 from training.cascade_workdir import RUNTIME_KEYS, WorkDir, file_md5
 
 
@@ -99,8 +100,8 @@ def _trainer(s: CascadeSettings, stage: int, work: WorkDir, run_id: str | None, 
     kwargs: dict[str, Any] = dict(
         max_epochs=s.epochs(stage), accelerator=s.accelerator, devices=s.devices, strategy=s.strategy,
         precision=s.precision, sync_batchnorm=s.sync_batchnorm, logger=False,
-        callbacks=[ckpt, *([best] if s.select_best else []), MlflowEpochLogger(run_id, stage, epoch_offset),
-                   *callbacks],
+        callbacks=[ckpt, *([best] if s.select_best else []),
+                   MlflowEpochLogger(run_id, epoch_offset, prefix=f"stage{stage}/"), *callbacks],
         enable_progress_bar=s.progress_bar, enable_model_summary=False, num_sanity_val_steps=0,
         limit_train_batches=s.limit_train_batches, limit_val_batches=s.limit_val_batches,
         default_root_dir=str(work.root), log_every_n_steps=10,
@@ -175,6 +176,10 @@ def train(cfg: dict, callbacks: list[pl.Callback] | None = None,
                         "stages_info": summaries, "test_time_flip": s.test_time_flip}
                 save_bundle(CascadeBundle(model, cfg["cascade"]["net"], s.input_size, s.crop_scale,
                                           s.crop_shift, param_stats, deltas, weights, info), s.output)
+            log_final_nme(run_id, nmes[-1], sum(s.epochs(k) for k in range(s.stages)))
+            if run_id is not None:  # the version, registered from this run (rank 0 only has one)
+                version = register_trained(s.output, cfg, family="cascade")
+                print(f"train-cascade: {s.output} is {cfg['registry']['name']} v{version} (run {run_id})")
         return {"val_nme": nmes[-1], **{f"val_nme_stage{k}": v for k, v in enumerate(nmes)}}
     finally:
         torch.set_num_threads(threads_before)

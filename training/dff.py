@@ -7,7 +7,8 @@ Reads the morphable model (``paths.face_model``), the random segmentations
 
 An interrupted run resumes from ``dff.train.checkpoint_dir/last.ckpt`` when
 ``dff.train.resume`` is true and the checkpoint was made with the same settings; a run
-that completes removes its checkpoint.
+that completes removes its checkpoint.  MLflow curves per epoch (step = epoch):
+``train_loss``, ``val_loss``, ``val_patch_acc``, ``lr`` (:mod:`training.mlflow_epochs`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from facealign.config import flatten
 from training.dff_settings import DFFLossSettings, DFFSettings
 
 FINGERPRINT = "fingerprint.json"
+DESCRIPTION = ("Deep Face Feature U-Net: per-pixel 32-d descriptors trained by angular softmax over "
+               "random mesh segmentations (feeds DFF-SDM; not a registry version itself)")
 
 
 def _fingerprint(cfg: dict, data_dir: Path) -> str:
@@ -82,15 +85,15 @@ def train(cfg: dict, callbacks: Sequence[Any] | None = None,
     import mlflow
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import ModelCheckpoint
-    from pytorch_lightning.loggers import MLFlowLogger
     from threadpoolctl import threadpool_limits
 
     from datamodules.dff_data import MISSING_DATA_HINT, DFFDataModule
     from facealign.models.dff_extractor import save_dff_extractor
-    from facealign.tracking import tracking_uri, training_run
+    from facealign.tracking import training_run
     from facegeom.mesh_segmentation import Segmentations
     from facegeom.morphable_model import MorphableModel
     from lightning_modules.dff_module import DFFModule
+    from training.mlflow_epochs import MlflowEpochLogger
 
     s = DFFSettings.from_section(cfg["dff"])
     tr = s.train
@@ -118,14 +121,12 @@ def train(cfg: dict, callbacks: Sequence[Any] | None = None,
     checkpointing = [] if (trainer_overrides or {}).get("enable_checkpointing") is False else [
         ModelCheckpoint(dirpath=ckpt_dir, filename="last", save_top_k=1, enable_version_counter=False)]
     has_val = data.val_set is not None and len(data.val_set) > 0
-    with training_run(cfg, run_name="train_dff", family="dff", data_dir=data_dir,
+    with training_run(cfg, run_name="train_dff", family="dff", data_dir=data_dir, description=DESCRIPTION,
                       nested=mlflow.active_run() is not None) as run:
-        logger = MLFlowLogger(experiment_name=cfg["mlflow"]["experiment"], tracking_uri=tracking_uri(cfg),
-                              run_id=run.info.run_id)
         settings: dict[str, Any] = {
             "max_epochs": tr.max_epochs, "accelerator": tr.accelerator,
-            "precision": tr.precision, "devices": 1, "logger": logger,
-            "callbacks": [*checkpointing, *(callbacks or [])],
+            "precision": tr.precision, "devices": 1, "logger": False,
+            "callbacks": [*checkpointing, MlflowEpochLogger(run.info.run_id), *(callbacks or [])],
             "num_sanity_val_steps": 0, "log_every_n_steps": 5,
             "limit_val_batches": 1.0 if has_val else 0,
             "max_time": {"minutes": tr.max_minutes} if tr.max_minutes else None,
@@ -143,7 +144,7 @@ def train(cfg: dict, callbacks: Sequence[Any] | None = None,
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
                    if k in ("train_loss", "val_loss", "val_patch_acc")}
         metrics.update(epochs=float(trainer.current_epoch), train_seconds=round(seconds, 1))
-        mlflow.log_metrics({"final_" + k: v for k, v in metrics.items()})
+        mlflow.log_metrics({"epochs": metrics["epochs"], "train_seconds": metrics["train_seconds"]})
         out = save_dff_extractor(module.net.cpu(), s.output, int(data.image_size), extra={
             "n_segmentations": segs.n_segmentations, "n_patches": segs.n_patches,
             "loss_scale": s.loss.scale, "train_images": len(data.train_set),

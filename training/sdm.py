@@ -41,6 +41,11 @@ from faceio.atomic import atomic_directory
 from training.sdm_data import TrainingSet, load_training_set, select_records
 from training.sdm_validation import validate
 
+DESCRIPTIONS = {
+    "dff": "DFF-SDM: cascaded ridge regressions from Deep Face Feature descriptors at projected mesh points",
+    "sift": "SIFT-SDM: cascaded ridge regressions from SIFT descriptors at projected mesh points (baseline)",
+}
+
 
 def perturbed_states(geometry: SDMGeometry, boxes: np.ndarray, settings: SDMSettings,
                      rng: np.random.Generator) -> list[SDMState]:
@@ -131,8 +136,10 @@ def _evaluate_and_log(out_dir: Path, test_dir: Path, overlays: int) -> dict[str,
 
     from facealign.aligners.sdm import load_sdm_aligner
     from facealign.evaluation import evaluate
+    from facealign.tracking import log_dataset
 
     aligner = load_sdm_aligner(out_dir)
+    log_dataset(test_dir, "evaluation")
     with tempfile.TemporaryDirectory() as tmp:
         summary = evaluate(aligner, test_dir, Path(tmp) / f"{out_dir.name}.json", n_overlays=overlays,
                            progress=False)
@@ -146,6 +153,22 @@ def _numbers(summary: dict, prefix: str) -> dict[str, float]:
     """The finite numeric entries of a metrics dict, keys prefixed."""
     return {f"{prefix}{k}": float(v) for k, v in summary.items()
             if isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)}
+
+
+def _log_shared_metrics(history: list[dict[str, float]], metrics: dict[str, float]) -> None:
+    """Log the fit under the names the families share (docs/mlflow.md): the curves
+    ``train_nme`` (percent) and ``ridge`` with step = iteration, ``val_nme`` (percent, mean
+    over the held-out images) at the last iteration, and every other figure as it is."""
+    import mlflow
+    from mlflow.entities import Metric
+
+    stamp, last = int(time.time() * 1000), history[-1]["iteration"]
+    curves = [Metric("train_nme", 100 * h["train_nme"], stamp, h["iteration"]) for h in history]
+    curves += [Metric("ridge", h["ridge"], stamp, h["iteration"]) for h in history[1:]]
+    if "val_nme_sample_mean" in metrics:
+        curves.append(Metric("val_nme", metrics["val_nme_sample_mean"], stamp, last))
+    mlflow.MlflowClient().log_batch(mlflow.active_run().info.run_id, metrics=curves)
+    mlflow.log_metrics({k: v for k, v in metrics.items() if not k.startswith(("train_nme_", "ridge_"))})
 
 
 def train(cfg: dict, descriptor: str, output: str | Path | None = None,
@@ -170,6 +193,7 @@ def train(cfg: dict, descriptor: str, output: str | Path | None = None,
 
     from facealign.aligners.sdm import build_geometry, make_descriptor
     from facealign.data import readers
+    from facealign.registry.trained import register_trained
     from facealign.tracking import training_run
 
     if descriptor not in DESCRIPTORS:
@@ -184,7 +208,7 @@ def train(cfg: dict, descriptor: str, output: str | Path | None = None,
     geometry = build_geometry(model, vertex_ids, settings)
     desc = make_descriptor(descriptor, settings)
     with training_run(cfg, run_name=f"fit_{descriptor}_sdm", family=f"{descriptor}_sdm",
-                      data_dir=data_dir / "train") as run:
+                      data_dir=data_dir / "train", description=DESCRIPTIONS[descriptor]) as run:
         start = time.perf_counter()
         wanted = settings.train_images + settings.validation_images if settings.train_images else 0
         records = select_records(readers.read_folder(data_dir / "train"), wanted, rng)
@@ -210,8 +234,11 @@ def train(cfg: dict, descriptor: str, output: str | Path | None = None,
         _write_aligner(out_dir, model, vertex_ids, cascade, descriptor, settings,
                        {"mlflow_run_id": run.info.run_id, **{k: round(v, 4) for k, v in metrics.items()}})
         metrics["fit_s"] = time.perf_counter() - start
-        mlflow.log_metrics(metrics)
-        mlflow.log_artifact(str(out_dir / "aligner.json"))  # the registry logs the whole directory
+        _log_shared_metrics(history, metrics)
+        mlflow.log_artifact(str(out_dir / "aligner.json"))
+        version = register_trained(out_dir, cfg, family=f"{descriptor}_sdm")
+        log(f"fit {descriptor}-sdm: {out_dir} is {cfg['registry']['name']} v{version} "
+            f"(run {run.info.run_id})")
         test_dir = data_dir / "test"
         if settings.evaluate_test and test_dir.is_dir():
             metrics.update(_evaluate_and_log(out_dir, test_dir, overlays))

@@ -76,13 +76,16 @@ def _new_state(settings: SweepSettings, cfg: dict, family: Family) -> dict[str, 
 
     space = load_space(settings.model, settings.space_file)
     uri = tracking_uri(cfg)
-    experiment_id = ensure_experiment(cfg, settings.experiment)  # the store exists before trials start
+    experiment_id = ensure_experiment(  # the store exists before trials start
+        cfg, settings.experiment, description=f"Ray Tune sweeps of the {family.name} family: one parent run "
+        f"per sweep, one child run per trial ({family.metric}, lr per epoch; docs/tuning.md)")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     parent = mlflow_logging.start_parent_run(
         uri, experiment_id, f"{settings.experiment}-{stamp}",
         params={"settings": {k: v for k, v in settings.to_json().items() if k != "train_overrides"},
                 "train_overrides": settings.train_overrides, "space": space},
-        tags={"family": family.name, "scheduler": settings.scheduler, "git_commit": git_commit()})
+        tags={"family": family.name, "scheduler": settings.scheduler, "git_commit": git_commit(),
+              "mlflow.source.git.commit": git_commit()})
     return {"settings": settings.to_json(), "space": space, "tracking_uri": uri,
             "mlflow_experiment_id": experiment_id, "parent_run_id": parent,
             "tune_path": f"{settings.tune_storage}/run-{stamp}", "started": stamp}

@@ -4,7 +4,9 @@
 aligner directory (``models/cascade``...) or ``mean-shape`` (the baseline, saved on the fly
 from ``paths.face_model``).  A candidate counts only when its metrics file
 ``<paths.metrics>/<name>.json`` exists (its evaluate stage ran on the current test set);
-a directory whose content hash is already registered is not logged again.  A new version
+a directory whose content hash is already registered (by its training run, or an earlier
+promotion) is not logged again, and a version its training run registered gets the NMEs
+of its metrics files.  A new version
 also gets the real-face tags (``real_nme_*``, ``real_data_hash``) when
 ``<paths.metrics>/real_<name>.json`` holds a real measurement (``facealign evaluate-real``).
 
@@ -25,7 +27,7 @@ from typing import Any
 
 from facealign.evaluation import HASH_KEY
 from facealign.manifest import aligner_hash, is_aligner_dir
-from facealign.registry.register import find_version, log_and_register, measured_real
+from facealign.registry.register import ensure_registered, measured_real
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,8 @@ def _register(client: Any, cfg: dict, name: str, directory: Path, metrics_file: 
     if why is not None:
         return Candidate(name, None, why)
     real_hash = None if real is None else str(real["real_data_hash"])
-    existing = find_version(client, cfg["registry"]["name"], digest)
-    if existing is not None:
-        return Candidate(name, str(existing.version), "already registered", real_hash)
-    version = log_and_register(directory, metrics, cfg, test_data_hash=test_hash, real_metrics=real)
-    return Candidate(name, version, "registered", real_hash)
+    version, created = ensure_registered(directory, metrics, cfg, test_data_hash=test_hash, real_metrics=real)
+    return Candidate(name, version, "registered" if created else "already registered", real_hash)
 
 
 def register_candidates(client: Any, cfg: dict, test_hash: str) -> list[Candidate]:

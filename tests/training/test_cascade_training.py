@@ -12,6 +12,7 @@ import torch
 
 from commands.cli import main as cli
 from facealign.config import load_params
+from facealign.registry.register import aligner_hash
 from training.cascade import split_indices, train
 from training.cascade_workdir import WorkDir
 
@@ -97,9 +98,22 @@ def test_interrupted_training_resumes_in_the_same_mlflow_run_then_evaluates(
     assert run.data.params["cascade.stages"] == "2"
     assert run.data.params["cascade.loss"] == str(cfg["cascade"]["loss"])
     assert {"git_commit", "train_data_hash", "family"} <= set(run.data.tags)
+    assert run.data.tags["mlflow.source.git.commit"] == run.data.tags["git_commit"]
+    assert run.data.tags["resumed"] == "true"
+    [dataset] = run.inputs.dataset_inputs
+    assert dataset.dataset.digest == run.data.tags["train_data_hash"]  # no dvc.lock here: the files' md5
+    assert json.loads(dataset.dataset.source) == {"uri": str(tiny_dataset / "train")}
+    assert {t.key: t.value for t in dataset.tags}["mlflow.data.context"] == "training"
+    [version] = mlflow.tracking.MlflowClient().search_model_versions("name = 'face-alignment'")
+    assert version.run_id == run.info.run_id and version.tags["registered_by"] == "training"
+    assert version.tags["aligner_hash"] == aligner_hash(tmp_path / "cascade")
     client = mlflow.tracking.MlflowClient()
-    assert [m.step for m in client.get_metric_history(run.info.run_id, "val_nme")] == [0, 1, 2]
-    assert len(client.get_metric_history(run.info.run_id, "train_loss")) == 3
+    val_nme = client.get_metric_history(run.info.run_id, "val_nme")  # per epoch, then the whole cascade's
+    assert [m.step for m in val_nme] == [0, 1, 2, 3]
+    assert val_nme[-1].value == pytest.approx(metrics["val_nme"])
+    for shared in ("train_loss", "val_loss", "lr"):
+        assert [m.step for m in client.get_metric_history(run.info.run_id, shared)] == [0, 1, 2]
+    assert len(client.get_metric_history(run.info.run_id, "stage1/val_loss")) == 2
     assert len(client.get_metric_history(run.info.run_id, "val_nme_after_stage")) == 3
 
     output = tmp_path / "metrics" / "cascade.json"

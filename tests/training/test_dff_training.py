@@ -68,6 +68,10 @@ def test_trains_exports_a_working_extractor_and_logs_to_mlflow(cfg: dict) -> Non
     mlflow.set_tracking_uri(cfg["mlflow"]["tracking_uri"])
     run = mlflow.get_run(manifest["mlflow_run_id"])
     assert run.data.tags["family"] == "dff" and "train_loss" in run.data.metrics
+    client = mlflow.MlflowClient()
+    for shared in ("train_loss", "val_loss", "lr"):  # the names and steps (epochs) every family logs
+        assert [m.step for m in client.get_metric_history(run.info.run_id, shared)] == [0]
+    assert run.data.tags["mlflow.source.git.commit"] and run.inputs.dataset_inputs
     assert not (Path(cfg["dff"]["train"]["checkpoint_dir"]) / "last.ckpt").exists()
 
 

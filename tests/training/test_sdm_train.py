@@ -41,8 +41,19 @@ def test_sift_sdm_trains_saves_a_loadable_aligner_and_logs_its_evaluation(cfg, t
     mlflow.set_tracking_uri(cfg["mlflow"]["tracking_uri"])
     run = mlflow.get_run(manifest["mlflow_run_id"])
     assert run.data.tags["family"] == "sift_sdm"
-    assert {"train_nme_2", "val_nme_mean", "test_nme_mean", "test_nme_60_90"} <= set(run.data.metrics)
+    assert {"val_nme", "val_nme_mean", "test_nme_mean", "test_nme_60_90"} <= set(run.data.metrics)
+    assert run.data.metrics["val_nme"] == pytest.approx(metrics["val_nme_sample_mean"])
     client = mlflow.MlflowClient()
+    curve = client.get_metric_history(run.info.run_id, "train_nme")  # percent, step = iteration
+    assert [(m.step, round(m.value, 6)) for m in curve] == [(k, round(metrics[f"train_nme_{k}"], 6))
+                                                           for k in range(3)]
+    assert {d.dataset.name for d in run.inputs.dataset_inputs} == {str(cfg["paths"]["data"]) + "/train",
+                                                                  str(cfg["paths"]["data"]) + "/test"}
+    # registered from this run, into the smoke model of the fast_dev_run preset
+    [version] = client.search_model_versions(f"run_id = '{run.info.run_id}'")
+    assert version.name == cfg["registry"]["name"] == "face-alignment-smoke"
+    assert version.tags["family"] == "sift_sdm" and version.tags["registered_by"] == "training"
+    assert client.search_model_versions("name = 'face-alignment'") == []
     for folder in ("validation", "evaluation"):
         logged = {a.path for a in client.list_artifacts(run.info.run_id, folder)}
         assert any(p.endswith("_ced.png") for p in logged)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,12 @@ def test_code_appended_to_a_versions_artefacts_is_not_executed_by_predict(regist
     # a version of its own, its artefacts under this test's directory (the seeded ones are shared)
     mlflow.create_experiment("tamper", artifact_location=(tmp_path / "artifacts").as_uri())
     cfg = {**registry["cfg"], "mlflow": {**registry["cfg"]["mlflow"], "experiment": "tamper"}}
-    version = log_and_register(aligners["good"], nmes["good"], cfg, test_data_hash=registry["test_hash"])
+    # registration is idempotent by content: a copy with its own manifest field is new content
+    own = tmp_path / "own"
+    shutil.copytree(aligners["good"], own)
+    manifest = json.loads((own / "aligner.json").read_text())
+    (own / "aligner.json").write_text(json.dumps({**manifest, "note": "tamper test"}))
+    version = log_and_register(own, nmes["good"], cfg, test_data_hash=registry["test_hash"])
     stored = _version_dir(registry["client"], version)
     assert stored.is_relative_to(tmp_path)
     marker = tmp_path / "pwned"
