@@ -171,7 +171,8 @@ def create_app(holder: ModelHolder, settings: ServeSettings | None = None) -> Fa
         try:
             plan = plan_decode(data, settings.max_pixels, settings.max_decode_pixels)
         except ImageError as exc:
-            raise ApiError(exc.status, "too_many_pixels" if exc.status == 413 else "bad_image", str(exc)) from exc
+            code = "too_many_pixels" if exc.status == 413 else "bad_image"
+            raise ApiError(exc.status, code, str(exc)) from exc
         if min(plan.width, plan.height) < settings.min_image_side:
             raise ApiError(422, "image_too_small", f"the image is {plan.width}x{plan.height}; each side "
                                                    f"needs at least {settings.min_image_side} pixels")

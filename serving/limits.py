@@ -63,7 +63,8 @@ class ServeSettings:
             raise ConfigError(f"serve.retry_after_s: {self.retry_after_s!r} is not a positive number")
         if self.max_decode_pixels > self.inflight_pixels:
             raise ConfigError(f"serve.max_decode_pixels ({self.max_decode_pixels}) is over "
-                              f"serve.inflight_pixels ({self.inflight_pixels}): such an image could never be served")
+                              f"serve.inflight_pixels ({self.inflight_pixels}): such an image could never "
+                              "be served")
         if self.max_body_bytes > self.inflight_body_bytes:
             raise ConfigError(f"serve.max_body_mb ({self.max_body_bytes / MB:g}) is over "
                               f"serve.inflight_body_mb ({self.inflight_body_bytes / MB:g})")
