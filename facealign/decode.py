@@ -114,8 +114,10 @@ def plan_decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS,
 def _to_uint8(img: Image.Image) -> np.ndarray:
     """Any PIL mode -> (H, W, 3) uint8 RGB; 16/32-bit integer and float images are rescaled."""
     if img.mode.startswith("I;16"):
-        arr = np.asarray(img).astype(np.uint32)  # 0..65535 -> 0..255, rounded: (v + 128) // 257
-        gray = ((arr + 128) // 257).astype(np.uint8)
+        arr = np.asarray(img)
+        gray = np.empty(arr.shape, np.uint8)
+        for r in range(0, arr.shape[0], 256):  # 0..65535 -> 0..255 rounded, 256 rows at a time
+            gray[r:r + 256] = (arr[r:r + 256].astype(np.uint32) + 128) // 257
         return np.repeat(gray[:, :, None], 3, axis=2)
     if img.mode in ("I", "F"):
         arr = np.asarray(img, dtype=np.float64)
