@@ -161,12 +161,18 @@ async def drive(base: str, pid: int, clients: int, seconds: float, every_s: floa
     return {"out": out, "dropped": dropped, "samples": samples, "wall_s": wall}
 
 
-def window_median(samples: list, t0: float, t1: float) -> float:
-    """Median RSS (MiB) of the samples taken in [t0, t1] seconds (the nearest one if none)."""
+def window_quantile(samples: list, t0: float, t1: float, q: float) -> float:
+    """The ``q``-th percentile of the RSS samples (MiB) taken in [t0, t1] seconds (the
+    nearest sample if none): the median says where memory sits, the 10th percentile what it
+    returns to between large requests."""
     inside = [mb for t, mb in samples if t0 <= t <= t1]
     if not inside:
         inside = [min(samples, key=lambda s: abs(s[0] - t0))[1]]
-    return round(float(np.median(inside)), 1)
+    return round(float(np.percentile(inside, q)), 1)
+
+
+def window_median(samples: list, t0: float, t1: float) -> float:
+    return window_quantile(samples, t0, t1, 50)
 
 
 def summarise(run: dict, warmup_s: float, rss_ready: float) -> dict:
@@ -186,6 +192,8 @@ def summarise(run: dict, warmup_s: float, rss_ready: float) -> dict:
     return {
         "rss_start_mb": rss_ready, "rss_warm_mb": warm, "rss_peak_mb": max(mb for _, mb in samples),
         "rss_end_mb": end, "growth_pct": round(100 * (end - warm) / warm, 2),
+        "rss_warm_p10_mb": window_quantile(samples, warmup_s, warmup_s + window, 10),
+        "rss_end_p10_mb": window_quantile(samples, run["wall_s"] - window, run["wall_s"], 10),
         "flat_within_10pct": abs(end - warm) <= 0.10 * warm, "warmup_s": warmup_s, "window_s": window,
         "rss_after_load_mb": samples[-1][1],
         "duration_s": round(run["wall_s"], 1), "n_requests": len(run["out"]),
