@@ -35,11 +35,13 @@ from serving.budget import Budget
 from serving.form_route import limited_form_route
 from serving.holder import ModelHolder
 from serving.limits import ApiError, ClientGone, ServeSettings
+from serving.memory import release_free_memory, tune_malloc
 from serving.model_info import describe_model
 from serving.page import PAGE
 from serving.schemas import AlignResponse, Health, ModelInfo, ReloadResult, error_responses
 
 log = logging.getLogger("serving")
+TRIM_AFTER_PIXELS = 4_000_000  # free heap memory goes back to the system after images this large
 
 
 def check_box_text(text: str) -> None:
@@ -79,6 +81,9 @@ def align_upload(holder: ModelHolder, detector: Any, settings: ServeSettings, da
         raise ApiError(422, "bad_box", str(exc)) from exc
     if plan.factor > 1:
         entry["faces"] = _to_original(plan, entry["faces"])
+    del image
+    if plan.pixels >= TRIM_AFTER_PIXELS:
+        release_free_memory()
     return entry
 
 
@@ -97,6 +102,8 @@ def create_app(holder: ModelHolder, settings: ServeSettings | None = None) -> Fa
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         workers["align"] = anyio.CapacityLimiter(settings.workers)
+        if settings.malloc_mmap_threshold_kb:
+            tune_malloc(settings.malloc_mmap_threshold_kb * 1024, settings.malloc_arena_max)
         holder.start()
         yield
         holder.stop()

@@ -40,6 +40,9 @@ class ServeSettings:
             beyond: 503.
         workers: requests decoded and aligned at once (the worker threads); others wait.
         retry_after_s: the ``Retry-After`` of a 503, seconds.
+        malloc_mmap_threshold_kb: glibc buffers of at least this many KiB are mmapped (so
+            freed upload buffers leave the process; :mod:`serving.memory`); 0 leaves malloc as is.
+        malloc_arena_max: at most this many glibc malloc arenas (with the threshold above).
     """
 
     max_body_bytes: int = 20 * MB
@@ -52,13 +55,19 @@ class ServeSettings:
     inflight_body_bytes: int = 256 * MB
     workers: int = 4
     retry_after_s: float = 1.0
+    malloc_mmap_threshold_kb: int = 1024
+    malloc_arena_max: int = 2
 
     def __post_init__(self) -> None:
         for key in ("max_body_bytes", "max_pixels", "max_decode_pixels", "inflight_pixels",
-                    "inflight_body_bytes", "workers"):
+                    "inflight_body_bytes", "workers", "malloc_arena_max"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"serve.{key}: {value!r} is not a positive integer")
+        threshold = self.malloc_mmap_threshold_kb
+        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
+            raise ConfigError(f"serve.malloc_mmap_threshold_kb: {self.malloc_mmap_threshold_kb!r} "
+                              "is not an integer >= 0")
         if not isinstance(self.retry_after_s, int | float) or self.retry_after_s <= 0:
             raise ConfigError(f"serve.retry_after_s: {self.retry_after_s!r} is not a positive number")
         if self.max_decode_pixels > self.inflight_pixels:

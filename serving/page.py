@@ -2,8 +2,9 @@
 
 Plain HTML + JavaScript (no external assets): it posts the file to ``/v1/align`` and draws
 the answer on a canvas; the model line shows ``/v1/model``'s ``headline_nme`` label (the
-real-face NME and its data when measured, else the synthetic test-set NME); ``canvas[data-points]`` counts the points drawn and
-``body[data-state]`` becomes ``done`` (or ``error``) when the answer is drawn.
+real-face NME and its data when measured, else the synthetic test-set NME);
+``canvas[data-points]`` counts the points drawn and ``body[data-state]`` becomes ``done``
+(or ``error``) when the answer is drawn.
 """
 
 PAGE = """<!doctype html>
