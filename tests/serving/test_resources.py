@@ -124,6 +124,8 @@ def test_a_budget_gives_back_what_it_took_and_refuses_beyond_its_limit() -> None
     ({"max_decode_pixels": 10, "inflight_pixels": 5}, "over serve.inflight_pixels"),
     ({"max_body_mb": 20, "inflight_body_mb": 10}, "serve.max_body_mb"),
     ({"retry_after_s": "soon"}, "serve.retry_after_s"),
+    ({"malloc_mmap_threshold_kb": -1}, "serve.malloc_mmap_threshold_kb"),
+    ({"malloc_arena_max": 0}, "serve.malloc_arena_max"),
 ])
 def test_the_budget_settings_are_checked_naming_the_parameter(section: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
