@@ -1,8 +1,10 @@
 """The upload page served at ``GET /``: pick a photo, see its 68 landmarks and head pose drawn.
 
 Plain HTML + JavaScript (no external assets): it posts the file to ``/v1/align`` and draws
-the answer on a canvas; ``canvas[data-points]`` counts the points drawn and
-``body[data-state]`` becomes ``done`` (or ``error``) when the answer is drawn.
+the answer on a canvas; the model line shows ``/v1/model``'s ``headline_nme`` label (the
+real-face NME and its data when measured, else the synthetic test-set NME);
+``canvas[data-points]`` counts the points drawn and ``body[data-state]`` becomes ``done``
+(or ``error``) when the answer is drawn.
 """
 
 PAGE = """<!doctype html>
@@ -41,9 +43,12 @@ PAGE = """<!doctype html>
 const $ = (id) => document.getElementById(id);
 const deg = Math.PI / 180;
 
-fetch("/v1/model").then((r) => r.json()).then((m) => {
+fetch("/v1/model").then((r) => r.json()).then((m) => {  // real-face NME first, with its data
+  const nme = m.headline_nme ? m.headline_nme.label : "NME not measured";
   $("model").textContent = `model: ${m.name || m.spec} v${m.version ?? "-"}` +
-    (m.alias ? ` (@${m.alias})` : "") + ` family ${m.family ?? "?"}, NME ${m.nme_mean ?? "?"} %`;
+    (m.alias ? ` (@${m.alias})` : "") + ` family ${m.family ?? "?"}, ${nme}`;
+  $("model").title = m.real_nme_mean != null && m.nme_mean != null ?
+    `synthetic test-set NME ${m.nme_mean.toFixed(2)} %` : "";
 }).catch(() => {});
 
 function loadImage(file) {

@@ -19,7 +19,8 @@ def free_port() -> int:
 
 
 def start_server(model: str, params: str | Path, cwd: str | Path, log_path: str | Path | None = None,
-                 env: dict | None = None, timeout_s: float = 120.0) -> tuple[subprocess.Popen, str]:
+                 env: dict | None = None, timeout_s: float = 120.0,
+                 log_level: str = "warning") -> tuple[subprocess.Popen, str]:
     """Start ``facealign serve --model MODEL`` and wait for ``/healthz``.
 
     Args:
@@ -29,6 +30,7 @@ def start_server(model: str, params: str | Path, cwd: str | Path, log_path: str 
         log_path: file for the server's output (default: inherit this process's).
         env: environment of the server (default: this process's).
         timeout_s: how long to wait for readiness.
+        log_level: the server's ``--log-level`` (``info`` shows disconnects and startup).
     Returns:
         (the process, its base URL ``http://127.0.0.1:PORT``).
     Raises:
@@ -38,7 +40,7 @@ def start_server(model: str, params: str | Path, cwd: str | Path, log_path: str 
     log = open(log_path, "w") if log_path else None  # noqa: SIM115 - the child keeps its own copy
     proc = subprocess.Popen(
         [sys.executable, "-m", "commands.cli", "serve", "--params", str(params), "--model", model,
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level],
         cwd=cwd, stdout=log, stderr=subprocess.STDOUT if log else None, env=env)
     if log:
         log.close()
