@@ -3,7 +3,7 @@
 Each subcommand is a module of this package exposing ``HELP``, ``add_arguments(parser)``
 and ``run(args, cfg) -> int``; their heavy imports happen inside ``run`` so that
 ``facealign --help`` is instant.  Every subcommand accepts ``--params FILE``,
-``--preset NAME`` and repeated ``--set section.key=value``.
+``--preset NAME`` (compose ``conf/`` with that preset) and repeated ``--set section.key=value``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from commands import (
     evaluate_matching,
     evaluate_real,
     fit_sdm,
+    params,
     pipeline,
     predict,
     promote,
@@ -32,6 +33,7 @@ from facealign.config import ConfigError, load_params
 
 COMMANDS: dict[str, ModuleType] = {
     "pipeline": pipeline,
+    "params": params,
     "build-model": build_model,
     "synthesize": synthesize,
     "evaluate": evaluate,
@@ -48,13 +50,25 @@ COMMANDS: dict[str, ModuleType] = {
 }
 
 
+def installed_version() -> str:
+    """The installed distribution's version (``pyproject.toml`` ``version``), or ``unknown``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("facealign")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--params", default="params.yaml", help="parameter file (default: %(default)s)")
-    common.add_argument("--preset", help="preset from params.yaml's presets section")
+    common.add_argument("--preset", help="compose conf/ with this preset (conf/preset/NAME.yaml) "
+                        "instead of reading params.yaml")
     common.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a parameter, e.g. --set cascade.max_epochs=2 (repeatable)")
     parser = argparse.ArgumentParser(prog="facealign", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"facealign {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in COMMANDS.items():
         cmd = sub.add_parser(name, parents=[common], help=module.HELP, description=module.HELP)

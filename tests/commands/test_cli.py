@@ -37,3 +37,12 @@ def test_the_console_script_runs_as_a_module() -> None:
     out = subprocess.run([sys.executable, "-m", "commands.cli", "--help"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and "facealign" in out.stdout
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"facealign {version('facealign')}"
