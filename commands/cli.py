@@ -9,8 +9,10 @@ and ``run(args, cfg) -> int``; their heavy imports happen inside ``run`` so that
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from types import ModuleType
+from typing import TextIO
 
 from commands import (
     build_model,
@@ -77,9 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+ARTIFACT_BARS = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+
+
+def quiet_artifact_bars(stream: TextIO) -> None:
+    """MLflow's "Downloading artifacts" / "Uploading artifacts" bars off when ``stream`` (stderr,
+    where tqdm draws) is no terminal, as in pipeline logs; a value the user set is kept."""
+    if not stream.isatty():
+        os.environ.setdefault(ARTIFACT_BARS, "false")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    quiet_artifact_bars(sys.stderr)
     try:
         cfg = load_params(args.params, args.overrides, args.preset)
         return int(args.run(args, cfg) or 0)
