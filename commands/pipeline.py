@@ -102,6 +102,6 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     print("tracking:  mlflow ui --backend-store-uri sqlite:///mlflow.db   (then http://127.0.0.1:5000)")
     print("serve:     facealign serve --model models:/face-alignment@champion --port 8000")
     print("commands:  source .venv/bin/activate   (puts facealign, dvc and mlflow on PATH)")
-    print("dvc:       dvc exp run -S preset=fast_dev_run -S synthesize.n_train=100; dvc exp show; "
+    print("dvc:       dvc exp run -S preset=fast_dev_run -S synthesize.n_train=100; make exp; "
           "dvc plots show (docs/dvc.md)")
     return 0
