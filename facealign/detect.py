@@ -60,8 +60,10 @@ def check_box(box: np.ndarray, width: int, height: int) -> np.ndarray:
     return box
 
 
-def _nms(boxes: list[np.ndarray], iou_max: float = 0.3) -> np.ndarray:
-    """Keep boxes in order, dropping any that overlaps an earlier kept one by IoU > ``iou_max``."""
+def _nms(boxes: list[np.ndarray], iou_max: float = 0.3, inside_max: float = 0.6) -> np.ndarray:
+    """Keep boxes in order, dropping any that overlaps an earlier kept one by IoU > ``iou_max``
+    or lies mostly inside it (more than ``inside_max`` of its own area: another cascade's window
+    on the same face, e.g. a profile window within the frontal one)."""
     kept: list[np.ndarray] = []
     for b in boxes:
         ok = True
@@ -69,8 +71,9 @@ def _nms(boxes: list[np.ndarray], iou_max: float = 0.3) -> np.ndarray:
             iw = max(0.0, min(b[2], k[2]) - max(b[0], k[0]))
             ih = max(0.0, min(b[3], k[3]) - max(b[1], k[1]))
             inter = iw * ih
-            union = (b[2] - b[0]) * (b[3] - b[1]) + (k[2] - k[0]) * (k[3] - k[1]) - inter
-            if inter > iou_max * union:
+            area = (b[2] - b[0]) * (b[3] - b[1])
+            union = area + (k[2] - k[0]) * (k[3] - k[1]) - inter
+            if inter > iou_max * union or inter > inside_max * area:
                 ok = False
                 break
         if ok:

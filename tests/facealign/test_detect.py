@@ -57,3 +57,9 @@ def test_the_profile_cascades_find_what_the_frontal_one_misses_or_misplaces(dev_
     frontal = [calibrated_box(r, k, m, width) / scale for k, m, r in found if k == "frontal"]
     best = detector.detect(image)[0]
     assert all(_iou(best, np.asarray(truth)) > _iou(b, np.asarray(truth)) for b in frontal)
+
+
+def test_one_face_gets_one_box_even_when_several_cascades_fire(dev_faces: list) -> None:
+    detector = HaarFaceDetector()
+    for name, image, _, _ in dev_faces:
+        assert len(detector.detect(image)) == 1, name
