@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MPLBACKEND := Agg
 
-.PHONY: setup run test test-slow lint bench clean-results
+.PHONY: setup run test test-slow lint bench clean-results exp
 
 setup: $(STAMP)
 
@@ -38,3 +38,8 @@ lint: setup
 
 bench: setup
 	@for b in bench/*.py; do echo ">> $$b"; $(VENV)/bin/python $$b; done
+
+# `dvc exp show` with the columns that tell experiments apart: the preset and each model's NME mean
+# (synthetic test set, then real faces); `make exp ARGS=--only-changed` etc.; more views in docs/dvc.md
+exp: setup
+	@$(VENV)/bin/dvc exp show --no-pager --drop '.*' --keep '^(Experiment|Created|State|preset)$$|.*nme_mean$$' $(ARGS)

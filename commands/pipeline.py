@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 HELP = "run the whole DVC pipeline (dvc repro) and print the results and next steps"
@@ -69,14 +70,29 @@ def summary(metrics_dir: Path) -> str:
     return "\n".join(parts)
 
 
+def drift_note(params: str) -> str | None:
+    """A line when ``params`` is not ``conf/`` composed with its preset (edited by hand or by an
+    override), naming the keys; None when it is."""
+    from facealign.config import params_drift
+
+    drift = params_drift(params)
+    if not drift:
+        return None
+    shown = ", ".join(drift[:6]) + (f" and {len(drift) - 6} more" if len(drift) > 6 else "")
+    return (f"note: {params} differs from conf/ composed with its preset at {shown}; dvc repro runs "
+            f"it as it is (`facealign params` recomposes it, `dvc exp run` does too)")
+
+
 def run(args: argparse.Namespace, cfg: dict) -> int:
     if args.overrides or args.preset:
-        raise ValueError("pipeline runs dvc repro on params.yaml as it is: edit it or use "
-                         "`dvc exp run -S key=value` instead of --set/--preset")
-    dvc = shutil.which("dvc")
-    if dvc is None:
-        raise FileNotFoundError("dvc not found on PATH (run `make run`, which sets up .venv)")
-    code = subprocess.call([dvc, "repro", *args.targets])
+        raise ValueError("pipeline runs dvc repro on params.yaml as it is: use `dvc exp run -S preset=NAME "
+                         "-S key=value`, or `facealign params --preset NAME --set key=value` first")
+    note = drift_note(args.params)
+    if note:
+        print(note)
+    # dvc runs under this interpreter, and bin/facealign (every stage's command) uses it too
+    env = {**os.environ, "FACEALIGN_PYTHON": sys.executable}
+    code = subprocess.call([sys.executable, "-m", "dvc", "repro", *args.targets], env=env)
     if code != 0:
         print(f"dvc repro failed with exit code {code}")
         return code
@@ -85,4 +101,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     print(f"\nresults:   {metrics_dir}/ (metrics JSON, CED curves, overlays); `dvc metrics show`")
     print("tracking:  mlflow ui --backend-store-uri sqlite:///mlflow.db   (then http://127.0.0.1:5000)")
     print("serve:     facealign serve --model models:/face-alignment@champion --port 8000")
+    print("commands:  source .venv/bin/activate   (puts facealign, dvc and mlflow on PATH)")
+    print("dvc:       dvc exp run -S preset=fast_dev_run -S synthesize.n_train=100; make exp; "
+          "dvc plots show (docs/dvc.md)")
     return 0

@@ -16,8 +16,10 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     import shutil
 
     from training.cascade import train
-    from training.console import run_training
+    from training.console import EpochProgress, run_training
 
     if args.fresh:
         shutil.rmtree(cfg["cascade"]["work_dir"], ignore_errors=True)
-    return run_training(train, cfg, "train-cascade")
+    # a line per epoch (as train-dff's progress bar shows), unless Lightning's own bar is on
+    progress = [] if cfg["cascade"].get("progress_bar") else [EpochProgress("train-cascade")]
+    return run_training(train, cfg, "train-cascade", callbacks=progress)

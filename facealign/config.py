@@ -1,14 +1,16 @@
-"""Pipeline configuration: ``params.yaml`` plus a preset plus command-line overrides.
+"""Pipeline configuration: ``params.yaml``, composed from ``conf/``, plus command-line overrides.
 
-``params.yaml`` holds every pipeline parameter (DVC tracks it).  Its top-level key
-``preset`` names an entry of its ``presets`` section (``default``, ``paper``,
-``fast_dev_run``, ...) whose dotted keys are laid over the base values; overrides
-given on the command line as ``section.key=value`` (YAML-parsed values) come last.
+``params.yaml`` holds exactly the values the DVC stages read and track.  It is composed with
+Hydra, as DVC's ``dvc exp run`` does (``.dvc/config``: ``hydra.enabled``): the documented base
+``conf/config.yaml``, then the preset file ``conf/preset/<name>.yaml`` (``default``, ``paper``,
+``fast_dev_run``, ...: the keys it changes, nested) merged over it, then any override.  Its
+top-level key ``preset`` names the preset it was composed with.  A command reads
+``params.yaml`` as it is, or composes ``conf/`` anew with ``--preset NAME``; overrides given
+as ``section.key=value`` (YAML-parsed values) come last.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import types
 import typing
@@ -203,6 +205,100 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+CONF_DIR = "conf"  # the Hydra config directory beside params.yaml (DVC's hydra.config_dir default)
+CONF_NAME = "config"  # its primary config, conf/config.yaml (DVC's hydra.config_name default)
+PRESET_GROUP = "preset"  # the config group of the presets: conf/preset/<name>.yaml
+
+
+def conf_dir_for(params_path: str | Path) -> Path:
+    """The Hydra config directory that composes ``params_path``: ``conf/`` beside it."""
+    return Path(params_path).resolve().parent / CONF_DIR
+
+
+def preset_names(conf_dir: str | Path) -> list[str]:
+    """The presets of ``conf_dir`` (``conf/preset/*.yaml`` stems), sorted."""
+    return sorted(p.stem for p in (Path(conf_dir) / PRESET_GROUP).glob("*.yaml"))
+
+
+def _leaf_keys(cfg: Mapping[str, Any], prefix: str = "") -> set[str]:
+    """Dotted paths of the values of ``cfg``; an empty mapping counts as one value."""
+    keys: set[str] = set()
+    for key, value in cfg.items():
+        if isinstance(value, Mapping) and value:
+            keys |= _leaf_keys(value, f"{prefix}{key}.")
+        else:
+            keys.add(f"{prefix}{key}")
+    return keys
+
+
+def _hydra_compose(conf_dir: Path, overrides: list[str]) -> dict[str, Any]:
+    """``conf_dir``'s primary config composed with Hydra ``overrides``, as DVC composes it."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        with initialize_config_dir(str(conf_dir), version_base=None):
+            cfg = compose(config_name=CONF_NAME, overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{conf_dir}: {first}") from exc
+    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+def compose_params(conf_dir: str | Path, preset: str | None = None,
+                   overrides: Iterable[str] = ()) -> dict[str, Any]:
+    """What ``params.yaml`` holds for ``preset``: ``conf/config.yaml`` with the preset merged over it.
+
+    The composition DVC's ``dvc exp run -S preset=NAME -S key=value`` writes (Hydra; a preset's
+    lists replace the base's whole).  A preset may only change keys the base has.
+
+    Args:
+        conf_dir: the Hydra config directory (``conf/``).
+        preset: a ``conf/preset/<name>.yaml`` stem (None: the base's default, ``default``).
+        overrides: Hydra overrides (``section.key=value``) applied last.
+    Raises:
+        ConfigError: no ``conf/config.yaml``, an unknown preset (the message lists the known
+            ones), a preset key the base lacks (naming the preset file and the key), or an
+            override Hydra refuses.
+    """
+    conf_dir = Path(conf_dir).resolve()
+    if not (conf_dir / f"{CONF_NAME}.yaml").is_file():
+        raise ConfigError(f"{conf_dir / CONF_NAME}.yaml: preset configuration not found")
+    names = preset_names(conf_dir)
+    if preset is not None and preset not in names:
+        raise ConfigError(f"{conf_dir / PRESET_GROUP}: unknown preset {preset!r} (have: {', '.join(names)})")
+    chosen = [f"{PRESET_GROUP}={preset}"] if preset is not None else []
+    cfg = _hydra_compose(conf_dir, [*chosen, *overrides])
+    base = _hydra_compose(conf_dir, [f"~{PRESET_GROUP}"])
+    added = sorted(_leaf_keys(cfg) - _leaf_keys(base))
+    if added:
+        source = conf_dir / PRESET_GROUP / f"{preset or cfg.get('preset')}.yaml"
+        raise ConfigError(f"{source}: unknown parameter{'s' if len(added) > 1 else ''} "
+                          f"{', '.join(repr(k) for k in added)} (not in {conf_dir / CONF_NAME}.yaml)")
+    return cfg
+
+
+def params_text(cfg: Mapping[str, Any]) -> str:
+    """``cfg`` as the YAML text DVC's Hydra composition writes to ``params.yaml``."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_yaml(OmegaConf.create(dict(cfg)))
+
+
+def params_drift(path: str | Path = DEFAULT_PARAMS) -> list[str]:
+    """Dotted keys where ``path`` differs from ``conf/`` composed with its ``preset`` (sorted).
+
+    Empty when ``params.yaml`` is what ``dvc exp run`` would compose; a key edited by hand
+    (or by an override) in ``params.yaml`` is listed.
+    """
+    current = load_params(path)
+    composed = compose_params(conf_dir_for(path), str(current.get("preset", "default")))
+    flat_now, flat_composed = flatten(current), flatten(composed)
+    return sorted(k for k in set(flat_now) | set(flat_composed) if flat_now.get(k) != flat_composed.get(k))
+
+
 def load_params(
     path: str | Path = DEFAULT_PARAMS,
     overrides: list[str] | None = None,
@@ -211,25 +307,24 @@ def load_params(
     """The resolved configuration as a nested dict.
 
     Args:
-        path: the parameter file.
+        path: the parameter file (``params.yaml``), read as it is when ``preset`` is None.
         overrides: ``section.key=value`` strings applied last.
-        preset: a preset name that replaces the file's ``preset`` key.
+        preset: compose ``conf/`` (beside ``path``) with this preset instead of reading ``path``
+            (:func:`compose_params`).
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: parameter file not found (run from the project root)")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
-    presets = raw.pop("presets", {}) or {}
-    name = preset or raw.get("preset", "default")
-    if name not in presets and name != "default":
-        raise ConfigError(f"{path}: unknown preset {name!r} (have: {', '.join(presets)})")
-    cfg = copy.deepcopy(raw)
-    cfg["preset"] = name
-    for dotted, value in (presets.get(name) or {}).items():
-        set_dotted(cfg, dotted, value, f"{path}: preset {name!r}")
+    if preset is not None:
+        cfg = compose_params(conf_dir_for(path), preset)
+    else:
+        if not path.is_file():
+            raise ConfigError(f"{path}: parameter file not found (run from the project root)")
+        try:
+            cfg = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        if not isinstance(cfg, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections, got {type(cfg).__name__}")
+        cfg.setdefault("preset", "default")
     for text in overrides or []:
         key, value = parse_override(text)
         set_dotted(cfg, key, value, "command line")

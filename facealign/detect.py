@@ -1,10 +1,12 @@
 """Face boxes for an image: given, detected, or the whole image.
 
 Boxes are ``(x0, y0, x1, y1)`` in the image's pixels (0-based, x right, y down), the
-convention of the evaluation protocol (the box of the 68 landmarks).  Detection uses
-OpenCV's bundled Haar cascades: frontal, and profile in both orientations (the profile
-cascade finds faces turned one way, so it also runs on the mirrored image).  Haar boxes
-are mapped to landmark-box geometry by a fixed affine fit (see :data:`HAAR_TO_LANDMARK_BOX`).
+convention of the evaluation protocol and of the aligners' training (the box of the 68
+landmarks).  Detection uses OpenCV's bundled Haar cascades: frontal, and profile in both
+orientations (the profile cascade finds faces turned one way, so it also runs on the mirrored
+image); the frontal one alone misses most faces beyond 30 degrees of yaw.  Each cascade's box is
+mapped to the landmark box by a linear calibration (:data:`HAAR_TO_LANDMARK_BOX`, applied in the
+view the cascade saw), and of overlapping faces the one with the largest cascade window is kept.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-# Haar box (x, y, w, h) -> landmark box: (x + a*w, y + b*h, x + c*w, y + d*h).
-# Fitted on the real AFLW2000-3D / 300W-LP samples in ../shared (mean over the detections).
-HAAR_TO_LANDMARK_BOX = {"frontal": (0.05, 0.23, 0.85, 1.09), "profile": (0.13, 0.28, 0.87, 1.06)}
+# Haar box (x, y, w, h) -> landmark box (x + a*w, y + b*h, x + c*w, y + d*h), in the frame the
+# cascade saw (the mirrored image for the mirrored profile pass).  Medians over the detections
+# matched to the 68-landmark boxes of 300 generated large-pose faces (yaw uniform over +-90 deg):
+# `python bench/calibrate_detector.py` (bench/results/detector_calibration.json).
+HAAR_TO_LANDMARK_BOX = {"frontal": (0.084, 0.232, 0.912, 1.077), "profile": (0.141, 0.279, 0.779, 0.965)}
 DETECT_MAX_SIDE = 320  # pixels: images are shrunk to this before detection (speed)
 MIN_BOX_SIDE = 4.0  # pixels
 MIN_INSIDE_FRACTION = 0.25  # of a given box's area that must lie in the image
@@ -56,8 +60,10 @@ def check_box(box: np.ndarray, width: int, height: int) -> np.ndarray:
     return box
 
 
-def _nms(boxes: list[np.ndarray], iou_max: float = 0.3) -> np.ndarray:
-    """Keep boxes in order, dropping any that overlaps an earlier kept one by IoU > ``iou_max``."""
+def _nms(boxes: list[np.ndarray], iou_max: float = 0.3, inside_max: float = 0.6) -> np.ndarray:
+    """Keep boxes in order, dropping any that overlaps an earlier kept one by IoU > ``iou_max``
+    or lies mostly inside it (more than ``inside_max`` of its own area: another cascade's window
+    on the same face, e.g. a profile window within the frontal one)."""
     kept: list[np.ndarray] = []
     for b in boxes:
         ok = True
@@ -65,8 +71,9 @@ def _nms(boxes: list[np.ndarray], iou_max: float = 0.3) -> np.ndarray:
             iw = max(0.0, min(b[2], k[2]) - max(b[0], k[0]))
             ih = max(0.0, min(b[3], k[3]) - max(b[1], k[1]))
             inter = iw * ih
-            union = (b[2] - b[0]) * (b[3] - b[1]) + (k[2] - k[0]) * (k[3] - k[1]) - inter
-            if inter > iou_max * union:
+            area = (b[2] - b[0]) * (b[3] - b[1])
+            union = area + (k[2] - k[0]) * (k[3] - k[1]) - inter
+            if inter > iou_max * union or inter > inside_max * area:
                 ok = False
                 break
         if ok:
@@ -96,8 +103,13 @@ class HaarFaceDetector:
             }
         return self._local.cascades
 
-    def detect(self, image: np.ndarray) -> np.ndarray:
-        """(K, 4) landmark-style boxes, frontal detections first then larger ones first."""
+    def raw_detections(self, image: np.ndarray) -> tuple[list[tuple[str, bool, np.ndarray]], float, int]:
+        """Every cascade's uncalibrated boxes on ``image`` (H, W, 3) RGB.
+
+        Returns ``([(kind, mirrored, (x, y, w, h) in the view's pixels), ...], scale, view_width)``:
+        detection runs on the image shrunk by ``scale`` (longer side at most ``DETECT_MAX_SIDE``);
+        a mirrored view's x runs from the image's right edge.
+        """
         import cv2
 
         scale = min(1.0, DETECT_MAX_SIDE / max(image.shape[:2]))
@@ -105,22 +117,35 @@ class HaarFaceDetector:
         gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
         h, w = gray.shape
         side = max(int(self.min_face_fraction * min(h, w)), 20)
-        found: list[np.ndarray] = []
+        found: list[tuple[str, bool, np.ndarray]] = []
         for kind, cascade in self._cascades().items():
             views = [(gray, False)] + ([(gray[:, ::-1].copy(), True)] if kind == "profile" else [])
-            boxes = []
             for view, mirrored in views:
-                rects = cascade.detectMultiScale(view, scaleFactor=1.1, minNeighbors=5,
-                                                 minSize=(side, side))
-                for x, y, bw, bh in np.asarray(rects).reshape(-1, 4).astype(np.float64):
-                    if mirrored:
-                        x = w - x - bw
-                    a, b, c, d = HAAR_TO_LANDMARK_BOX[kind]
-                    box = np.array([x + a * bw, y + b * bh, x + c * bw, y + d * bh]) / scale
-                    boxes.append(box)
-            boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
-            found.extend(boxes)
-        return _nms(found)[: self.max_faces]
+                rects = cascade.detectMultiScale(view, scaleFactor=1.1, minNeighbors=5, minSize=(side, side))
+                found += [(kind, mirrored, r) for r in np.asarray(rects).reshape(-1, 4).astype(np.float64)]
+        return found, scale, w
+
+    def detect(self, image: np.ndarray) -> np.ndarray:
+        """(K, 4) calibrated landmark-style boxes in ``image``'s pixels; of overlapping detections the
+        one with the largest cascade window is kept (the best policy on the calibration faces)."""
+        found, scale, width = self.raw_detections(image)
+        found.sort(key=lambda f: -f[2][2] * f[2][3])
+        return _nms([calibrated_box(rect, kind, mirrored, width) / scale
+                     for kind, mirrored, rect in found])[: self.max_faces]
+
+
+def calibrated_box(rect: np.ndarray, kind: str, mirrored: bool, view_width: int) -> np.ndarray:
+    """A cascade's (x, y, w, h) in its view -> the landmark box (x0, y0, x1, y1) in the image.
+
+    The calibration of ``kind`` (:data:`HAAR_TO_LANDMARK_BOX`) applies in the view the cascade
+    saw; a mirrored view's box is then flipped back (x -> ``view_width`` - x).
+    """
+    x, y, bw, bh = rect
+    a, b, c, d = HAAR_TO_LANDMARK_BOX[kind]
+    box = np.array([x + a * bw, y + b * bh, x + c * bw, y + d * bh])
+    if mirrored:
+        box = np.array([view_width - box[2], box[1], view_width - box[0], box[3]])
+    return box
 
 
 def face_boxes(

@@ -1,4 +1,4 @@
-"""Every preset of ``params.yaml`` builds every settings object, and every reader is strict.
+"""Every preset (``conf/preset/``) builds every settings object, and every reader is strict.
 
 Each preset is one test id: a preset key that a reader does not know, or a value a reader
 refuses, fails here rather than deep inside a pipeline stage.
@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from facealign.config import ConfigError, load_params, set_dotted
+from facealign.config import ConfigError, load_params, preset_names, set_dotted
 from facealign.data.augment import AugmentSettings
 from facealign.data.synthesize import SynthesisConfig
 from facealign.models.cascade_net import NetConfig
@@ -26,7 +25,7 @@ from training.dff_settings import DFFSettings, SegmentSettings
 from tuning.settings import SweepSettings, resolve
 
 PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
-PRESETS = sorted(yaml.safe_load(PARAMS.read_text())["presets"])
+PRESETS = preset_names(PARAMS.parent / "conf")
 
 
 def _dff_synthesis(cfg: dict) -> SynthesisConfig:

@@ -1,62 +1,110 @@
-"""params.yaml + preset + command-line overrides."""
+"""params.yaml (composed from conf/ and a preset) + command-line overrides."""
 
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from facealign.config import ConfigError, flatten, load_params, section_fields
+from facealign.config import (
+    ConfigError,
+    compose_params,
+    flatten,
+    load_params,
+    params_drift,
+    params_text,
+    preset_names,
+    section_fields,
+)
 
 REPO = Path(__file__).resolve().parents[2]
-PARAMS = """
+CONFIG = """
+defaults:
+  - _self_
+  - preset: default
 preset: default
-train: {lr: 0.1, epochs: 3}
+train: {lr: 0.1, epochs: 3, stages: [4, 2]}
 data: {size: 120}
-presets:
-  default: {}
-  paper: {train.epochs: 40, data.size: 450}
 """
+PRESETS = {
+    "default": "# @package _global_\npreset: default\n",
+    "paper": "# @package _global_\npreset: paper\ntrain: {epochs: 40, stages: 8}\ndata: {size: 450}\n",
+}
 
 
 @pytest.fixture
 def params_file(tmp_path: Path) -> Path:
+    """A project with conf/config.yaml, two presets and params.yaml composed with the default."""
+    (tmp_path / "conf" / "preset").mkdir(parents=True)
+    (tmp_path / "conf" / "config.yaml").write_text(CONFIG)
+    for name, text in PRESETS.items():
+        (tmp_path / "conf" / "preset" / f"{name}.yaml").write_text(text)
     path = tmp_path / "params.yaml"
-    path.write_text(PARAMS)
+    path.write_text(params_text(compose_params(tmp_path / "conf")))
     return path
 
 
-def test_the_default_preset_keeps_the_base_values(params_file: Path) -> None:
+def test_params_yaml_holds_the_base_under_the_default_preset(params_file: Path) -> None:
     cfg = load_params(params_file)
-    assert cfg["train"] == {"lr": 0.1, "epochs": 3} and cfg["preset"] == "default"
+    assert cfg["train"] == {"lr": 0.1, "epochs": 3, "stages": [4, 2]} and cfg["preset"] == "default"
+    assert "defaults" not in cfg and "presets" not in cfg
 
 
-def test_a_preset_lays_its_dotted_keys_over_the_base(params_file: Path) -> None:
+def test_a_preset_is_merged_over_the_base_and_replaces_lists_whole(params_file: Path) -> None:
     cfg = load_params(params_file, preset="paper")
-    assert cfg["train"]["epochs"] == 40 and cfg["data"]["size"] == 450 and cfg["train"]["lr"] == 0.1
+    assert cfg["train"] == {"lr": 0.1, "epochs": 40, "stages": 8} and cfg["data"]["size"] == 450
+    assert cfg["preset"] == "paper"
+    assert load_params(params_file)["train"]["epochs"] == 3  # params.yaml itself is untouched
 
 
-def test_overrides_come_last_and_are_parsed_as_yaml(params_file: Path) -> None:
+def test_overrides_come_after_the_preset_and_are_parsed_as_yaml(params_file: Path) -> None:
     cfg = load_params(params_file, ["train.lr=1e-3", "data.size=64"], preset="paper")
     assert cfg["train"]["lr"] == pytest.approx(1e-3) and cfg["data"]["size"] == 64
+    assert compose_params(params_file.parent / "conf", "paper", ["data.size=64"])["data"]["size"] == 64
 
 
 def test_unknown_keys_and_presets_are_named_in_the_error(params_file: Path) -> None:
     with pytest.raises(ConfigError, match="train.nope"):
         load_params(params_file, ["train.nope=1"])
-    with pytest.raises(ConfigError, match="'huge'"):
+    with pytest.raises(ConfigError, match=r"unknown preset 'huge' \(have: default, paper\)"):
         load_params(params_file, preset="huge")
     with pytest.raises(ConfigError, match="missing.yaml"):
         load_params(params_file.parent / "missing.yaml")
+    with pytest.raises(ConfigError, match="train.nope"):
+        compose_params(params_file.parent / "conf", "paper", ["train.nope=1"])
+
+
+def test_a_preset_key_the_base_lacks_is_refused_naming_the_file(params_file: Path) -> None:
+    (params_file.parent / "conf" / "preset" / "typo.yaml").write_text(
+        "# @package _global_\npreset: typo\ntrain: {epochz: 4}\n")
+    with pytest.raises(ConfigError, match=r"typo\.yaml: unknown parameter 'train\.epochz'"):
+        load_params(params_file, preset="typo")
+
+
+def test_drift_lists_the_keys_edited_in_params_yaml(params_file: Path) -> None:
+    assert params_drift(params_file) == []
+    params_file.write_text(params_file.read_text().replace("size: 120", "size: 96"))
+    assert params_drift(params_file) == ["data.size"]
+
+
+def test_the_project_presets_are_the_files_of_conf_preset() -> None:
+    assert {"default", "paper", "fast_dev_run"} <= set(preset_names(REPO / "conf"))
+
+
+def test_the_project_params_yaml_is_conf_composed_with_the_default_preset() -> None:
+    """What `make run` runs (dvc repro on params.yaml) is conf/ under the default preset, unchanged."""
+    assert load_params(REPO / "params.yaml")["preset"] == "default"
+    assert params_drift(REPO / "params.yaml") == [], "run `facealign params --preset default`"
+    assert (REPO / "params.yaml").read_text() == params_text(compose_params(REPO / "conf", "default"))
+
+
+def test_the_project_params_resolve_under_every_preset() -> None:
+    for preset in preset_names(REPO / "conf"):
+        cfg = load_params(REPO / "params.yaml", preset=preset)
+        assert cfg["face_model"]["n_id"] >= 1 and cfg["preset"] == preset
 
 
 def test_flatten_joins_nested_keys_with_dots() -> None:
     assert flatten({"a": {"b": 1, "c": {"d": [1, 2]}}}) == {"a.b": 1, "a.c.d": [1, 2]}
-
-
-def test_the_project_params_resolve_under_every_preset() -> None:
-    for preset in ("default", "paper", "fast_dev_run"):
-        cfg = load_params(REPO / "params.yaml", preset=preset)
-        assert cfg["face_model"]["n_id"] >= 1
 
 
 @dataclass(frozen=True)
