@@ -77,8 +77,8 @@ class SDMSettings:
     visibility_scale: float = 0.5
     ridge: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
     ridge_mode: str = "shared"
-    lambda_landmarks: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0)
-    lambda_camera: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0)
+    lambda_landmarks: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+    lambda_camera: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
     shape_update: str = "per_image"
     targets: str = "all"
     cv_folds: int = 3
