@@ -244,3 +244,29 @@ def load_sfm(path: str | Path) -> MorphableModel:
         contour_left=np.asarray(arrays["right_contour"], np.int64),
         contour_right=np.asarray(arrays["left_contour"], np.int64), name="sfm",
     )
+
+
+def save_bfm_mat(model: MorphableModel, path: str | Path) -> Path:
+    """Write ``model`` in the BFM ``.mat`` layout that :func:`load_bfm_mat` reads (atomically).
+
+    ``shapeMU`` = the mean, ``expMU`` = zeros, ``shapeEV`` / ``expEV`` = the stds, ``tri``
+    and ``kpt_ind`` 1-based; e.g. to hand the pipeline a model made here
+    (:func:`facegeom.landmark_mesh.landmark_mesh`) as users hand it their BFM.
+    """
+    import io
+
+    from faceio.atomic import write_bytes
+
+    n3 = 3 * model.n_vertices
+    fields = {
+        "shapeMU": model.mean.reshape(n3, 1).astype(np.float64),
+        "shapePC": model.id_basis.astype(np.float64),
+        "shapeEV": model.id_std.reshape(-1, 1).astype(np.float64),
+        "expMU": np.zeros((n3, 1)), "expPC": model.exp_basis.astype(np.float64),
+        "expEV": model.exp_std.reshape(-1, 1).astype(np.float64),
+        "tri": model.triangles.astype(np.float64) + 1,
+        "kpt_ind": model.landmarks.reshape(1, -1).astype(np.float64) + 1,
+    }
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, fields)
+    return write_bytes(path, buffer.getvalue())

@@ -36,7 +36,7 @@ def _dff_synthesis(cfg: dict) -> SynthesisConfig:
 
 
 def test_the_presets_include_the_documented_ones() -> None:
-    assert {"default", "paper", "fast_dev_run"} <= set(PRESETS)
+    assert {"default", "paper", "fast_dev_run", "real"} <= set(PRESETS)
 
 
 @pytest.mark.parametrize("preset", PRESETS)

@@ -6,14 +6,20 @@ each gets ``inits_per_image`` initial estimates - the mean face, frontal, placed
 box, and randomly perturbed copies (scale, shift, angles).  For iteration ``k``:
 
 1. ``F`` = descriptors at the visible projected landmarks of every current estimate;
-2. ridge regressions from ``F`` to the landmark residuals ``X* - X_k`` and the camera
-   residuals ``w* - w_k`` (ground truth from the 3DMM parameters of each image);
+2. ridge regressions from ``F`` to the landmark residuals ``X* - X_k`` (all L points, or
+   the 68 iBUG landmarks with ``sdm.targets = ibug68``, the paper's X in R^136) and the
+   camera residuals ``w* - w_k`` (ground truth from the 3DMM parameters of each image):
+   one problem with a cross-validated strength (``sdm.ridge_mode = shared``) or the
+   paper's separate landmark and camera maps with lambda_1 / lambda_2, bias penalised
+   (``separate``, eqs. 9-10);
 3. every training estimate is moved by the map's out-of-fold prediction (a map fitted on
    the other folds, so the estimates stay as imperfect as unseen faces' would be) and the
-   face model is refitted to the moved landmarks (shape least squares), which yields the
-   estimates, meshes and visibilities that iteration ``k + 1`` learns from.
+   face model is refitted to the moved landmarks, which yields the estimates, meshes and
+   visibilities that iteration ``k + 1`` learns from: per face (``sdm.shape_update =
+   per_image``) or as the paper's generic face model, one shape vector shared by the whole
+   training set (``generic``, Sec. III-C4, eq. 11).
 
-The ridge strength of each iteration is chosen by the same cross-validation.
+The ridge strengths of each iteration are chosen by the same cross-validation.
 
 :func:`fit_cascade` is the array-level core; :func:`train` reads the data, writes the
 aligner directory and records everything in MLflow.
@@ -32,7 +38,7 @@ import numpy as np
 
 from facealign.sdm.descriptors import Descriptor
 from facealign.sdm.landmark_set import landmark_vertices
-from facealign.sdm.regression import Cascade, select_ridge
+from facealign.sdm.regression import Cascade, RidgeFit, select_ridge, select_ridge_blocks
 from facealign.sdm.settings import DESCRIPTORS, SDMSettings
 from facealign.sdm.state import SDMGeometry, SDMState, features
 from faceeval.nme import nme_per_image
@@ -73,6 +79,30 @@ def landmark_nme(geometry: SDMGeometry, state: SDMState, points: np.ndarray) -> 
     return float(np.nanmean(nme_per_image(pred, points[:, :68])))
 
 
+def descent_map(features: np.ndarray, residuals: np.ndarray, n_landmark_outputs: int,
+                settings: SDMSettings, seed: int) -> tuple[RidgeFit, dict[str, float]]:
+    """One iteration's descent map from features (N, D) to residuals (N, 2T + 6).
+
+    ``sdm.ridge_mode = shared``: one ridge problem, strength from ``sdm.ridge`` scored on
+    the landmark columns, intercept unpenalised.  ``separate``: the paper's eqs. 9-10, a
+    landmark map with lambda_1 from ``sdm.lambda_landmarks`` and a camera map with lambda_2
+    from ``sdm.lambda_camera``, each bias penalised with its matrix.
+
+    Returns:
+        the fit (map and out-of-fold predictions) and the chosen strengths by name
+        (``ridge``, or ``lambda_landmarks`` and ``lambda_camera``).
+    """
+    if settings.ridge_mode == "shared":
+        fit = select_ridge(features, residuals, settings.ridge, settings.cv_folds,
+                           slice(0, n_landmark_outputs), seed)
+        return fit, {"ridge": fit.strength}
+    blocks = ((slice(0, n_landmark_outputs), settings.lambda_landmarks),
+              (slice(n_landmark_outputs, residuals.shape[1]), settings.lambda_camera))
+    fit, (lam1, lam2) = select_ridge_blocks(features, residuals, blocks, settings.cv_folds, seed,
+                                            penalise_bias=True)
+    return fit, {"lambda_landmarks": lam1, "lambda_camera": lam2}
+
+
 def fit_cascade(geometry: SDMGeometry, descriptor: Descriptor, data: TrainingSet,
                 settings: SDMSettings, rng: np.random.Generator,
                 log: Any = None) -> tuple[Cascade, list[dict[str, float]]]:
@@ -86,17 +116,17 @@ def fit_cascade(geometry: SDMGeometry, descriptor: Descriptor, data: TrainingSet
         rng: source of the initial perturbations.
         log: optional ``print``-like callable for progress lines.
     Returns:
-        the cascade and, per iteration, ``{"iteration", "train_nme", "seconds", "ridge"}``
-        (NME as a fraction, over all training estimates, after the iteration's update;
-        ``ridge`` the strength used).
+        the cascade and, per iteration, ``{"iteration", "train_nme", "seconds"}`` plus the
+        strengths used (``ridge``, or ``lambda_landmarks`` and ``lambda_camera``; none for
+        iteration 0) (NME as a fraction, over all training estimates, after the
+        iteration's update).
     """
     states = perturbed_states(geometry, data.boxes, settings, rng)
     n_inits = len(states)
     gt_pose = np.tile(data.pose, (n_inits, 1))
     gt_points = np.tile(data.points, (n_inits, 1, 1))
     state = SDMState(np.concatenate([s.pose for s in states]), np.concatenate([s.coeffs for s in states]))
-    history = [{"iteration": 0, "train_nme": landmark_nme(geometry, state, gt_points), "seconds": 0.0,
-                "ridge": 0.0}]
+    history = [{"iteration": 0, "train_nme": landmark_nme(geometry, state, gt_points), "seconds": 0.0}]
     maps = []
     n = len(data)
     for k in range(settings.iterations):
@@ -106,15 +136,16 @@ def fit_cascade(geometry: SDMGeometry, descriptor: Descriptor, data: TrainingSet
                      SDMState(state.pose[j * n : (j + 1) * n], state.coeffs[j * n : (j + 1) * n]))
             for j in range(n_inits)
         ])
-        fit = select_ridge(feats, geometry.residual(state, gt_points, gt_pose), settings.ridge,
-                           settings.cv_folds, slice(0, 2 * geometry.n_points), settings.seed + k)
-        state = geometry.update(state, fit.predictions, descriptor.image_size)
+        fit, strengths = descent_map(feats, geometry.residual(state, gt_points, gt_pose),
+                                     2 * geometry.n_targets, settings, settings.seed + k)
+        state = geometry.update(state, fit.predictions, descriptor.image_size,
+                                shared=settings.shape_update == "generic")
         maps.append(fit.descent)
-        strength = fit.strength
         history.append({"iteration": k + 1, "train_nme": landmark_nme(geometry, state, gt_points),
-                        "seconds": time.perf_counter() - start, "ridge": strength})
+                        "seconds": time.perf_counter() - start, **strengths})
         if log is not None:
-            log(f"  iteration {k + 1}: train NME {100 * history[-1]['train_nme']:.2f}%, ridge {strength:g} "
+            chosen = ", ".join(f"{key} {value:g}" for key, value in strengths.items())
+            log(f"  iteration {k + 1}: train NME {100 * history[-1]['train_nme']:.2f}%, {chosen} "
                 f"({history[-1]['seconds']:.1f} s, {feats.shape[0]} samples x {feats.shape[1]} features)")
     return Cascade(tuple(maps)), history
 
@@ -171,6 +202,19 @@ def _log_shared_metrics(history: list[dict[str, float]], metrics: dict[str, floa
     mlflow.log_metrics({k: v for k, v in metrics.items() if not k.startswith(("train_nme_", "ridge_"))})
 
 
+def fit_notes(model: MorphableModel, settings: SDMSettings) -> list[str]:
+    """What the fit does that the settings alone do not say: components capped by the model."""
+    notes = []
+    for key, kind, wanted, have in (("n_id", "identity", settings.n_id, model.n_id),
+                                    ("n_exp", "expression", settings.n_exp, model.n_exp)):
+        if wanted > have:
+            notes.append(f"sdm.{key} = {wanted} but the face model has {have} {kind} components: "
+                         f"fitting {have}")
+    notes.append(f"shape update {settings.shape_update}, {settings.n_targets} regressed landmarks, "
+                 f"ridge {settings.ridge_mode}")
+    return notes
+
+
 def train(cfg: dict, descriptor: str, output: str | Path | None = None,
           log: Callable[[str], None] = print) -> dict[str, float]:
     """Fit DFF-SDM or SIFT-SDM on ``paths.data/train`` and save it as an aligner directory.
@@ -205,6 +249,8 @@ def train(cfg: dict, descriptor: str, output: str | Path | None = None,
     model = MorphableModel.load(cfg["paths"]["face_model"])
     rng = np.random.default_rng(settings.seed)
     vertex_ids = landmark_vertices(model, settings.n_landmarks)
+    for note in fit_notes(model, settings):
+        log(f"fit {descriptor}-sdm: {note}")
     geometry = build_geometry(model, vertex_ids, settings)
     desc = make_descriptor(descriptor, settings)
     with training_run(cfg, run_name=f"fit_{descriptor}_sdm", family=f"{descriptor}_sdm",
@@ -221,7 +267,8 @@ def train(cfg: dict, descriptor: str, output: str | Path | None = None,
             f"(+{n_val} validation), {desc.image_size} px crops, descriptors in {prepare_s:.1f} s")
         cascade, history = fit_cascade(geometry, desc, data, settings, rng, log=log)
         metrics: dict[str, float] = {f"train_nme_{h['iteration']}": 100 * h["train_nme"] for h in history}
-        metrics.update({f"ridge_{h['iteration']}": h["ridge"] for h in history[1:]})
+        metrics.update({f"{key}_{h['iteration']}": h[key] for h in history[1:]
+                        for key in ("ridge", "lambda_landmarks", "lambda_camera") if key in h})
         metrics.update({"prepare_s": prepare_s, "regression_s": sum(h["seconds"] for h in history),
                         "n_train_images": float(len(data)), "n_val_images": float(n_val),
                         "n_features": float(desc.dim * len(vertex_ids))})

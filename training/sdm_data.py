@@ -9,6 +9,7 @@ import numpy as np
 
 from facealign.data import readers
 from facealign.data.augment import AugmentSettings, augment
+from facealign.data.real_reader import fitted_coefficients
 from facealign.sdm.crops import boxes_to_crop, crop_faces
 from facealign.sdm.descriptors import Descriptor
 from facealign.sdm.shape_fit import ShapeBasis, project_points
@@ -46,20 +47,16 @@ class TrainingSet:
         return part(slice(0, n_first)), part(slice(n_first, None))
 
 
-def _coefficients(values: np.ndarray, n: int) -> np.ndarray:
-    """Raw coefficients truncated or zero-padded to the model's ``n`` components."""
-    out = np.zeros(n)
-    k = min(n, len(values))
-    out[:k] = values[:k]
-    return out
-
-
 def ground_truth(records: list[readers.FaceRecord], model: MorphableModel, vertex_ids: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Image-frame poses (n, 6) and landmark-vertex positions (n, L, 2) from the 3DMM fields."""
+    """Image-frame poses (n, 6) and landmark-vertex positions (n, L, 2) from the 3DMM fields.
+
+    Label coefficients beyond the model's components are dropped, missing ones are zero
+    (:func:`facealign.data.real_reader.fitted_coefficients`).
+    """
     pose = np.stack([readers.pose(r) for r in records])
-    coeffs = np.stack([np.concatenate([_coefficients(r.shape_para, model.n_id),
-                                       _coefficients(r.exp_para, model.n_exp)]) for r in records])
+    coeffs = np.stack([np.concatenate([fitted_coefficients(r.shape_para, model.n_id),
+                                       fitted_coefficients(r.exp_para, model.n_exp)]) for r in records])
     full = ShapeBasis.from_model(model, vertex_ids, model.n_id, model.n_exp)
     return pose, project_points(pose, full.shapes(coeffs))[..., :2]
 

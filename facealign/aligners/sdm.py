@@ -124,9 +124,9 @@ DFFAligner = SDMAligner
 
 
 def build_geometry(model: MorphableModel, vertex_ids: np.ndarray, settings: SDMSettings) -> SDMGeometry:
-    """The SDM geometry for ``settings`` (fitted components, shape prior noise)."""
+    """The SDM geometry for ``settings`` (fitted components, shape prior noise, regressed points)."""
     return SDMGeometry.from_model(model, vertex_ids, settings.n_id, settings.n_exp, settings.shape_noise,
-                                  settings.visibility_scale)
+                                  settings.visibility_scale, settings.n_targets)
 
 
 def make_descriptor(kind: str, settings: SDMSettings, extractor_dir: str | Path | None = None) -> Descriptor:

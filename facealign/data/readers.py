@@ -228,8 +228,19 @@ def write_face_mat(
         "Exp_Para": np.asarray(exp_para, np.float64).reshape(-1, 1),
         "roi": box.reshape(1, 4),
     }
+    write_mat(path, fields)
+
+
+def write_mat(path: str | Path, fields: dict[str, np.ndarray]) -> None:
+    """Write a MAT v5 file atomically, its bytes a function of ``fields`` alone (no time stamp)."""
     buffer = io.BytesIO()
     scipy.io.savemat(buffer, fields)
     data = bytearray(buffer.getvalue())
     data[: len(MAT_HEADER_TEXT)] = MAT_HEADER_TEXT  # scipy stamps the creation time; keep bytes = content
-    atomic.write_bytes(path, bytes(data))
+    atomic.write_bytes(Path(path), bytes(data))
+
+
+def read_mat_fields(path: str | Path) -> dict[str, np.ndarray]:
+    """Every variable of a ``.mat`` (no ``__header__``-style entries); errors name the file."""
+    path = Path(path)
+    return {k: v for k, v in _load_mat(path).items() if not k.startswith("__")}

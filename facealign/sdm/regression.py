@@ -4,7 +4,8 @@ One descent map per iteration: ``delta = F @ matrix + bias`` maps the concatenat
 descriptors ``F`` (B, D) to the update of the state (B, M) - the 2L landmark offsets
 followed by the 6 camera offsets.  All outputs share one ridge problem, solved in its
 primal form (D x D system) or dual form (N x N system), whichever is smaller; both give
-the same solution.
+the same solution.  :func:`select_ridge_blocks` instead solves one ridge problem per output
+block (landmarks, camera) with its own strength, the DFF paper's eqs. 9-10.
 """
 
 from __future__ import annotations
@@ -102,8 +103,42 @@ class RidgeFit:
     predictions: np.ndarray
 
 
+@dataclass(frozen=True)
+class Design:
+    """The feature side of a ridge problem, shared by every output block fitted on it.
+
+    Attributes:
+        fc: (N, D') float32 features: centred (D' = D), or with a constant 1 appended and
+            not centred when the bias is penalised (D' = D + 1, the last weight is the bias).
+        f_mean: (D,) float64 feature means subtracted (zeros when the bias is penalised).
+        gram: ``fc @ fc.T`` (dual form, N <= D') or ``fc.T @ fc`` (primal), float64.
+        dual: which form ``gram`` is.
+        penalise_bias: whether the bias is part of the penalised weights.
+    """
+
+    fc: np.ndarray
+    f_mean: np.ndarray
+    gram: np.ndarray
+    dual: bool
+    penalise_bias: bool
+
+    @classmethod
+    def of(cls, features: np.ndarray, penalise_bias: bool = False) -> Design:
+        f = np.asarray(features, np.float32)
+        if penalise_bias:
+            f_mean = np.zeros(f.shape[1])
+            fc = np.concatenate([f, np.ones((len(f), 1), np.float32)], 1)
+        else:
+            f_mean = f.mean(0, dtype=np.float64)
+            fc = f - f_mean.astype(np.float32)
+        dual = fc.shape[0] <= fc.shape[1]
+        gram = (fc @ fc.T if dual else fc.T @ fc).astype(np.float64)
+        return cls(fc, f_mean, gram, dual, penalise_bias)
+
+
 def select_ridge(features: np.ndarray, targets: np.ndarray, strengths: tuple[float, ...],
-                 folds: int = 3, score_outputs: slice = slice(None), seed: int = 0) -> RidgeFit:
+                 folds: int = 3, score_outputs: slice = slice(None), seed: int = 0,
+                 penalise_bias: bool = False, design: Design | None = None) -> RidgeFit:
     """:func:`ridge` with its strength chosen by ``folds``-fold cross-validation.
 
     Every strength is fitted ``folds`` times on all but one fold (reusing one Gram matrix)
@@ -120,17 +155,20 @@ def select_ridge(features: np.ndarray, targets: np.ndarray, strengths: tuple[flo
         folds: cross-validation folds (< 2: none).
         score_outputs: the target columns that the choice is scored on.
         seed: seed of the fold assignment.
+        penalise_bias: penalise the bias with the matrix, ``lam ||[W; b]||^2`` (the DFF
+            paper's eqs. 9-10 as written) instead of an unpenalised intercept.
+        design: :meth:`Design.of` ``(features, penalise_bias)`` when already built (several
+            output blocks fitted on the same features share its Gram matrix).
     """
     if not strengths or min(strengths) <= 0:
         raise ValueError(f"ridge strengths must be positive, got {strengths}")
-    f = np.asarray(features, np.float32)
+    design = design if design is not None else Design.of(features, penalise_bias)
+    fc, gram, dual = design.fc, design.gram, design.dual
+    centred = not design.penalise_bias
     y = np.asarray(targets, np.float64)
-    n, d = f.shape
-    f_mean, y_mean = f.mean(0, dtype=np.float64), y.mean(0)
-    fc = f - f_mean.astype(np.float32)
+    n, d = fc.shape
+    y_mean = y.mean(0) if centred else np.zeros(y.shape[1])
     yc = y - y_mean
-    dual = n <= d
-    gram = (fc @ fc.T if dual else fc.T @ fc).astype(np.float64)
     scores: dict[float, float] = {}
     oof: dict[float, np.ndarray] = {}
     if folds >= 2 and n >= 2 * folds:
@@ -143,11 +181,12 @@ def select_ridge(features: np.ndarray, targets: np.ndarray, strengths: tuple[flo
                 if dual:  # everything from the Gram matrix: no (D, M) weights per fold
                     lam = max(strength * float(np.trace(sub)) / d, 1e-12)
                     alpha = _spd_solve(sub + lam * np.eye(len(sub)), yc[fit])
-                    bias = yc[fit].mean(0) - (sub @ alpha).mean(0)
+                    bias = yc[fit].mean(0) - (sub @ alpha).mean(0) if centred else 0.0
                     pred[out] = gram[np.ix_(out, fit)] @ alpha + bias
                 else:
                     w = _solve(fc[fit], yc[fit], _penalty(fc[fit], strength), sub, dual=False)
-                    bias = yc[fit].mean(0) - fc[fit].mean(0, dtype=np.float64) @ w.astype(np.float64)
+                    bias = (yc[fit].mean(0) - fc[fit].mean(0, dtype=np.float64) @ w.astype(np.float64)
+                            if centred else 0.0)
                     pred[out] = (fc[out] @ w).astype(np.float64) + bias
         for strength, pred in preds.items():
             scores[strength] = float(np.mean((yc - pred)[:, score_outputs] ** 2))
@@ -156,8 +195,43 @@ def select_ridge(features: np.ndarray, targets: np.ndarray, strengths: tuple[flo
     else:
         best = float(strengths[0])
     w = _solve(fc, yc, _penalty(fc, best), gram, dual)
-    descent = DescentMap(w, y_mean - f_mean @ w.astype(np.float64))
+    if centred:
+        descent = DescentMap(w, y_mean - design.f_mean @ w.astype(np.float64))
+    else:
+        descent = DescentMap(np.ascontiguousarray(w[:-1]), w[-1].astype(np.float64))
+    f = np.asarray(features, np.float32)
     return RidgeFit(descent, best, scores, oof[best] if oof else descent(f))
+
+
+def select_ridge_blocks(features: np.ndarray, targets: np.ndarray,
+                        blocks: tuple[tuple[slice, tuple[float, ...]], ...], folds: int = 3,
+                        seed: int = 0, penalise_bias: bool = True) -> tuple[RidgeFit, tuple[float, ...]]:
+    """Separate ridge problems for column blocks of ``targets`` (the paper's eqs. 9-10).
+
+    Each block ``(columns, strengths)`` is its own :func:`select_ridge`, scored on its own
+    columns, on one shared :class:`Design`; the blocks must tile the M target columns.
+
+    Returns:
+        one :class:`RidgeFit` whose map and predictions join the blocks' column by column
+        (``strength`` the first block's, ``scores`` empty), and the strength chosen for
+        each block.
+    """
+    y = np.asarray(targets, np.float64)
+    design = Design.of(features, penalise_bias)
+    matrix = np.zeros((design.fc.shape[1] - penalise_bias, y.shape[1]), np.float32)
+    bias, pred = np.zeros(y.shape[1]), np.zeros_like(y)
+    chosen = []
+    covered = np.zeros(y.shape[1], bool)
+    for columns, strengths in blocks:
+        fit = select_ridge(features, y[:, columns], strengths, folds, slice(None), seed, penalise_bias,
+                           design)
+        matrix[:, columns], bias[columns] = fit.descent.matrix, fit.descent.bias
+        pred[:, columns] = fit.predictions
+        covered[columns] = True
+        chosen.append(fit.strength)
+    if not covered.all():
+        raise ValueError(f"ridge blocks cover {int(covered.sum())} of {y.shape[1]} target columns")
+    return RidgeFit(DescentMap(matrix, bias), chosen[0], {}, pred), tuple(chosen)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,10 @@ from facealign.config import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Range, sectio
 from facealign.data.augment import AugmentSettings
 
 DESCRIPTORS = ("dff", "sift")
+SHAPE_UPDATES = ("generic", "per_image")
+TARGETS = ("all", "ibug68")
+RIDGE_MODES = ("shared", "separate")
+N_IBUG = 68
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,24 @@ class SDMSettings:
         ridge: relative ridge strengths (see :func:`facealign.sdm.regression.ridge`); with
             several, each iteration picks one by cross-validation
             (:func:`facealign.sdm.regression.select_ridge`), so DFF and SIFT each get theirs.
+        ridge_mode: ``shared`` - one ridge problem for the landmark and camera outputs with
+            the strength chosen from ``ridge``, intercept unpenalised; ``separate`` - the
+            paper's eqs. 9-10: the landmark map and the camera map each solve their own
+            ridge problem, with strengths ``lambda_landmarks`` (lambda_1) and
+            ``lambda_camera`` (lambda_2), the bias penalised with the matrix
+            (``lambda ||[R b]||^2``, features augmented with a constant 1).
+        lambda_landmarks, lambda_camera: candidate lambda_1 / lambda_2 (relative strengths in
+            ``ridge``'s units); several are chosen between by cross-validation, each scored
+            on its own outputs.
+        shape_update: how the training estimates get their 3D shape between iterations:
+            ``per_image`` refits each face's coefficients to its moved landmarks;
+            ``generic`` fits one coefficient vector shared by the whole training set (the
+            DFF paper's generic face model, Sec. III-C4, eq. 11).  Inference always fits
+            each face's own shape (there is one face).
+        targets: the landmark part of the regression target: ``all`` - the 2L offsets of
+            every landmark vertex; ``ibug68`` - the 68 iBUG landmarks only (X in R^136, the
+            paper's eq. 4), the shape then fitted to those 68 targets.  Descriptors are read
+            at all ``n_landmarks`` points either way.
         cv_folds: cross-validation folds; the training estimates move by out-of-fold
             predictions (< 2: no cross-validation, in-sample updates, first strength).
         train_images: training images fitted (0 = all of the training folder but the
@@ -54,6 +76,11 @@ class SDMSettings:
     crop_scale: float = 1.5
     visibility_scale: float = 0.5
     ridge: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+    ridge_mode: str = "shared"
+    lambda_landmarks: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+    lambda_camera: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+    shape_update: str = "per_image"
+    targets: str = "all"
     cv_folds: int = 3
     train_images: int = 1000
     validation_images: int = 100
@@ -85,13 +112,20 @@ class SDMSettings:
             "crop_scale": self.crop_scale > 0,
             "visibility_scale": 0 < self.visibility_scale <= 1,
             "ridge": len(self.ridge) > 0 and min(self.ridge) > 0,
+            "ridge_mode": self.ridge_mode in RIDGE_MODES,
+            "lambda_landmarks": len(self.lambda_landmarks) > 0 and min(self.lambda_landmarks) > 0,
+            "lambda_camera": len(self.lambda_camera) > 0 and min(self.lambda_camera) > 0,
+            "shape_update": self.shape_update in SHAPE_UPDATES,
+            "targets": self.targets in TARGETS,
             "train_images": self.train_images >= 0,
             "validation_images": self.validation_images >= 0, "inits_per_image": self.inits_per_image >= 1,
             "sift_image_size": self.sift_image_size >= 16, "sift_patch": self.sift_patch > 0,
         }
         for name, ok in checks.items():
             if not ok:
-                raise ValueError(f"sdm.{name}: invalid value {getattr(self, name)!r}")
+                choices = {"ridge_mode": RIDGE_MODES, "shape_update": SHAPE_UPDATES, "targets": TARGETS}
+                hint = f" (one of {', '.join(choices[name])})" if name in choices else ""
+                raise ValueError(f"sdm.{name}: invalid value {getattr(self, name)!r}{hint}")
 
     @classmethod
     def from_section(cls, section: dict[str, Any]) -> SDMSettings:
@@ -107,6 +141,11 @@ class SDMSettings:
             else:
                 values[key] = type(getattr(defaults, key))(value)
         return cls(**values)
+
+    @property
+    def n_targets(self) -> int:
+        """Landmark vertices in the regression target (the first of the landmark set)."""
+        return N_IBUG if self.targets == "ibug68" else self.n_landmarks
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -13,6 +13,10 @@ flips y), i.e. the MAP estimate under the model's Gaussian prior and i.i.d. land
 noise of ``noise`` pixels.  Since ``(Pi R)^T (Pi R) = I - r3 r3^T`` (``r3`` the third row
 of ``R``), the normal matrix is assembled from nine precomputed Gram blocks of the basis
 instead of per-face products.
+
+:meth:`ShapeBasis.fit_shared` solves the same problem with one coefficient vector shared
+by every face of the batch (each at its own camera): the DFF paper's generic face model
+(Sec. III-C4, eq. 11), refitted over the whole training set between SDM iterations.
 """
 
 from __future__ import annotations
@@ -130,6 +134,29 @@ class ShapeBasis:
         flat = np.asarray(coeffs, np.float64) @ self.basis.reshape(-1, self.n_components).T
         return self.mean[None] + flat.reshape(len(flat), -1, 3)
 
+    def _normal_equations(self, pose: np.ndarray, target: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-face data terms of the least squares: ``f^2`` (B,), ``r3`` (B, 3) and ``rhs`` (B, K).
+
+        Face b's normal matrix is ``f_b^2 (sum_c gram[c, c] - sum_cd r3_c r3_d gram[c, d])``
+        (:meth:`_normal`); ``rhs`` is its right-hand side ``J_b^T (target_b - mean_b)``.
+        """
+        pose = np.asarray(pose, np.float64)
+        rot = rotations(pose[:, 1:4])
+        f = pose[:, 0]
+        resid = np.asarray(target, np.float64) - project_points(pose, self.mean)[..., :2]
+        flipped = np.stack([resid[..., 0], -resid[..., 1], np.zeros_like(resid[..., 0])], -1)
+        u = np.matmul(flipped, rot)  # R^T Pi^T r per point, (B, L, 3)
+        rhs = f[:, None] * (u.reshape(len(u), -1) @ self.basis.reshape(-1, self.n_components))
+        return f**2, rot[:, 2, :], rhs
+
+    def _normal(self, f2: np.ndarray, outer: np.ndarray) -> np.ndarray:
+        """``f2 * total - outer . gram``: f2 scalar or (B,), outer (9,) or (B, 9) -> (K, K) or (B, K, K)."""
+        k = self.n_components
+        total = self.gram[0, 0] + self.gram[1, 1] + self.gram[2, 2]
+        return np.multiply.outer(f2, total) - (outer @ self.gram.reshape(9, k * k)).reshape(
+            np.shape(f2) + (k, k))
+
     def fit(self, pose: np.ndarray, target: np.ndarray, noise: float | np.ndarray) -> np.ndarray:
         """MAP coefficients at fixed cameras (see the module docstring).
 
@@ -140,19 +167,29 @@ class ShapeBasis:
         Returns:
             (B, K) float64 coefficients.
         """
-        pose = np.asarray(pose, np.float64)
-        rot = rotations(pose[:, 1:4])
-        f = pose[:, 0]
-        resid = np.asarray(target, np.float64) - project_points(pose, self.mean)[..., :2]
-        flipped = np.stack([resid[..., 0], -resid[..., 1], np.zeros_like(resid[..., 0])], -1)
-        u = np.matmul(flipped, rot)  # R^T Pi^T r per point, (B, L, 3)
-        rhs = f[:, None] * (u.reshape(len(u), -1) @ self.basis.reshape(-1, self.n_components))
-        r3 = rot[:, 2, :]
-        k = self.n_components
-        total = self.gram[0, 0] + self.gram[1, 1] + self.gram[2, 2]
-        outer = (r3[:, :, None] * r3[:, None, :]).reshape(-1, 9)
-        normal = total[None] - (outer @ self.gram.reshape(9, k * k)).reshape(-1, k, k)
-        normal *= (f**2)[:, None, None]
-        lam = np.broadcast_to(np.asarray(noise, np.float64) ** 2, f.shape)
+        f2, r3, rhs = self._normal_equations(pose, target)
+        outer = (r3[:, :, None] * r3[:, None, :]).reshape(-1, 9) * f2[:, None]
+        normal = self._normal(f2, outer)
+        lam = np.broadcast_to(np.asarray(noise, np.float64) ** 2, f2.shape)
         normal += lam[:, None, None] * np.diag(self.inv_var)[None]
         return np.linalg.solve(normal, rhs[..., None])[..., 0]
+
+    def fit_shared(self, pose: np.ndarray, target: np.ndarray, noise: float) -> np.ndarray:
+        """One MAP coefficient vector for the whole batch (the generic face model).
+
+        Solves ``min_p sum_b sum_l || f_b Pi R_b (m_l + B_l p) + t_b - x_bl ||^2
+        + noise^2 sum_k p_k^2 / std_k^2``: every face keeps its own camera, all share the
+        shape; the prior enters once (one shape, B * L observations).
+
+        Args:
+            pose: (B, 6) cameras.
+            target: (B, L, 2) target image positions, pixels.
+            noise: landmark noise std in pixels.
+        Returns:
+            (K,) float64 coefficients.
+        """
+        f2, r3, rhs = self._normal_equations(pose, target)
+        outer = np.einsum("b,bc,bd->cd", f2, r3, r3).reshape(9)
+        normal = self._normal(float(f2.sum()), outer)
+        normal += float(noise) ** 2 * np.diag(self.inv_var)
+        return np.linalg.solve(normal, rhs.sum(0))

@@ -7,10 +7,13 @@ of the L landmark vertices.  One iteration with descent map ``(R, b)``:
 
 1. z-buffer the current mesh, find which landmark vertices are visible;
 2. ``F`` = descriptors at the projected landmarks, zero where invisible (L * dim values);
-3. ``delta = F @ R + b`` = (landmark offsets (2L), camera offsets (6));
+3. ``delta = F @ R + b`` = (landmark offsets (2T), camera offsets (6)), for the first
+   T of the L points (T = L, or the 68 iBUG landmarks: ``sdm.targets``);
 4. target landmarks ``X + delta_X``, camera ``w + delta_w``;
-5. shape coefficients = the regularised least-squares fit to the target landmarks at the
-   new camera (:meth:`facealign.sdm.shape_fit.ShapeBasis.fit`).
+5. shape coefficients = the regularised least-squares fit to the T target landmarks at
+   the new camera (:meth:`facealign.sdm.shape_fit.ShapeBasis.fit`), or, in training with
+   the generic face model, one fit shared by the whole batch
+   (:meth:`~facealign.sdm.shape_fit.ShapeBasis.fit_shared`).
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class SDMGeometry:
         shape_noise: landmark noise of the shape prior, as a fraction of the crop side.
         visibility_scale: z-buffer resolution of the per-iteration visibility, relative to
             the crop (0.5: a half-size z-buffer, 4x fewer pixels).
+        targets: the first T landmark vertices restricted like ``landmarks``: the points
+            whose offsets the descent maps predict and the shape is fitted to.
     """
 
     vertex_ids: np.ndarray
@@ -64,15 +69,25 @@ class SDMGeometry:
     template: np.ndarray
     shape_noise: float
     visibility_scale: float = 1.0
+    targets: ShapeBasis | None = None
 
     @classmethod
     def from_model(cls, model: MorphableModel, vertex_ids: np.ndarray, n_id: int, n_exp: int,
-                   shape_noise: float, visibility_scale: float = 1.0) -> SDMGeometry:
+                   shape_noise: float, visibility_scale: float = 1.0,
+                   n_targets: int | None = None) -> SDMGeometry:
+        """``n_id`` / ``n_exp`` are capped at the model's components; ``n_targets`` (None: all
+        L points) selects the leading landmark vertices the maps predict."""
         n_id, n_exp = min(n_id, model.n_id), min(n_exp, model.n_exp)
         basis = np.concatenate([model.id_basis[:, :n_id], model.exp_basis[:, :n_exp]], 1)
+        vertex_ids = np.asarray(vertex_ids, np.int64)
+        landmarks = ShapeBasis.from_model(model, vertex_ids, n_id, n_exp)
+        n_targets = len(vertex_ids) if n_targets is None else int(n_targets)
+        if not 0 < n_targets <= len(vertex_ids):
+            raise ValueError(f"n_targets must be in 1..{len(vertex_ids)}, got {n_targets}")
+        targets = (landmarks if n_targets == len(vertex_ids)
+                   else ShapeBasis.from_model(model, vertex_ids[:n_targets], n_id, n_exp))
         return cls(
-            vertex_ids=np.asarray(vertex_ids, np.int64),
-            landmarks=ShapeBasis.from_model(model, vertex_ids, n_id, n_exp),
+            vertex_ids=vertex_ids, landmarks=landmarks, targets=targets,
             mesh_mean=model.mean.astype(np.float32),
             mesh_basis=np.ascontiguousarray(basis.T, np.float32),
             triangles=model.triangles.astype(np.int32), template=frontal_template(model),
@@ -84,9 +99,19 @@ class SDMGeometry:
         return int(len(self.vertex_ids))
 
     @property
+    def target_basis(self) -> ShapeBasis:
+        """The basis of the target points (all landmark vertices unless ``targets`` is set)."""
+        return self.landmarks if self.targets is None else self.targets
+
+    @property
+    def n_targets(self) -> int:
+        """T: landmark vertices whose offsets a state update carries (the first T)."""
+        return int(len(self.target_basis.mean))
+
+    @property
     def n_outputs(self) -> int:
-        """Length of a state update: 2L landmark offsets then 6 camera offsets."""
-        return 2 * self.n_points + N_POSE
+        """Length of a state update: 2T landmark offsets then 6 camera offsets."""
+        return 2 * self.n_targets + N_POSE
 
     def initial_state(self, boxes: np.ndarray) -> SDMState:
         """The mean face, frontal, placed by face boxes (B, 4) given in crop pixels."""
@@ -120,16 +145,26 @@ class SDMGeometry:
         return out
 
     def residual(self, state: SDMState, points: np.ndarray, pose: np.ndarray) -> np.ndarray:
-        """The ideal update (B, 2L + 6) towards target landmarks (B, L, 2) and poses (B, 6)."""
-        dx = np.asarray(points, np.float64)[..., :2] - self.points(state)[..., :2]
+        """The ideal update (B, 2T + 6) towards landmarks (B, L, 2) (their first T) and poses (B, 6)."""
+        t = self.n_targets
+        dx = np.asarray(points, np.float64)[:, :t, :2] - self.points(state)[:, :t, :2]
         return np.concatenate([dx.reshape(len(state), -1), np.asarray(pose) - state.pose], 1)
 
-    def update(self, state: SDMState, delta: np.ndarray, crop_size: int) -> SDMState:
-        """Apply an update (B, 2L + 6): move the landmarks and camera, refit the shape."""
-        target = self.points(state)[..., :2] + delta[:, : 2 * self.n_points].reshape(len(state), -1, 2)
-        pose = state.pose + delta[:, 2 * self.n_points :]
+    def update(self, state: SDMState, delta: np.ndarray, crop_size: int, shared: bool = False) -> SDMState:
+        """Apply an update (B, 2T + 6): move the T target landmarks and the camera, refit the shape.
+
+        ``shared``: fit one coefficient vector to the whole batch (the generic face model of
+        training) instead of one per face.
+        """
+        t = self.n_targets
+        target = self.points(state)[:, :t, :2] + delta[:, : 2 * t].reshape(len(state), t, 2)
+        pose = state.pose + delta[:, 2 * t :]
         pose[:, 0] = np.maximum(pose[:, 0], 1e-3 * state.pose[:, 0])
-        coeffs = self.landmarks.fit(pose, target, self.shape_noise * crop_size)
+        noise = self.shape_noise * crop_size
+        if shared:
+            coeffs = np.tile(self.target_basis.fit_shared(pose, target, noise), (len(state), 1))
+        else:
+            coeffs = self.target_basis.fit(pose, target, noise)
         return SDMState(pose, coeffs)
 
 

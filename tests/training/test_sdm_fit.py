@@ -57,6 +57,12 @@ def problem(head_model):
     return geometry, desc, train, test
 
 
+@pytest.fixture(scope="module")
+def geometry68(head_model, problem):
+    """The problem's geometry regressing the 68 iBUG landmarks only."""
+    return SDMGeometry.from_model(head_model, problem[0].vertex_ids, 6, 3, 0.01, n_targets=68)
+
+
 def test_the_learned_cascade_aligns_unseen_faces(problem):
     geometry, desc, train, test = problem
     settings = SDMSettings(iterations=3, ridge=(0.01,), cv_folds=0, inits_per_image=2)
@@ -82,3 +88,44 @@ def test_perturbed_initialisations_start_from_the_exact_one(problem):
     spread = np.std(np.log(states[1].pose[:, 0] / states[0].pose[:, 0]))
     assert 0.05 < spread < 0.2
     assert np.all(states[2].pose[:, 2] != 0)
+
+
+@pytest.mark.parametrize("choices", [
+    {"shape_update": "generic"},
+    {"targets": "ibug68"},
+    {"ridge_mode": "separate", "lambda_landmarks": (0.01, 0.1), "lambda_camera": (0.01, 0.1)},
+    {"shape_update": "generic", "targets": "ibug68", "ridge_mode": "separate",
+     "lambda_landmarks": (0.01,), "lambda_camera": (0.01,)},
+], ids=["generic", "ibug68", "separate", "paper"])
+def test_the_papers_training_choices_also_learn_a_converging_cascade(problem, geometry68, choices):
+    geometry, desc, train, test = problem
+    settings = SDMSettings(n_landmarks=100, iterations=3, ridge=(0.01,), cv_folds=3, **choices)
+    geometry = geometry68 if settings.targets == "ibug68" else geometry
+    cascade, history = fit_cascade(geometry, desc, train, settings, np.random.default_rng(0))
+    assert cascade.maps[0].matrix.shape[1] == geometry.n_outputs == 2 * settings.n_targets + 6
+    if settings.ridge_mode == "separate":
+        assert {"lambda_landmarks", "lambda_camera"} <= set(history[1])
+    start = geometry.initial_state(test.boxes)
+    end = run_cascade(geometry, desc, cascade.maps, test.prepared, start)
+    before, after = landmark_nme(geometry, start, test.points), landmark_nme(geometry, end, test.points)
+    assert after < 0.35 * before
+
+
+def test_the_generic_face_model_gives_every_training_estimate_one_shape(problem):
+    geometry, desc, train, _ = problem
+    seen = []
+    original = SDMGeometry.update
+
+    def spy(self, state, delta, crop_size, shared=False):
+        out = original(self, state, delta, crop_size, shared)
+        seen.append((shared, np.ptp(out.coeffs, axis=0).max()))
+        return out
+
+    settings = SDMSettings(iterations=2, ridge=(0.01,), cv_folds=0, shape_update="generic")
+    try:
+        SDMGeometry.update = spy
+        fit_cascade(geometry, desc, train, settings, np.random.default_rng(0))
+    finally:
+        SDMGeometry.update = original
+    assert [shared for shared, _ in seen] == [True, True]
+    assert all(spread == 0 for _, spread in seen)

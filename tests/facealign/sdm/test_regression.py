@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facealign.sdm.regression import Cascade, DescentMap, ridge, select_ridge
+from facealign.sdm.regression import Cascade, DescentMap, ridge, select_ridge, select_ridge_blocks
 
 
 def _linear_problem(n: int, d: int, m: int, seed: int = 0):
@@ -114,3 +114,38 @@ def test_dual_and_primal_cross_validation_agree():
     dual = select_ridge(wide, y, (0.1 * 80 / 50, 1.0 * 80 / 50), folds=3, seed=4)
     np.testing.assert_allclose(dual.predictions, primal.predictions, rtol=1e-3, atol=1e-3)
     np.testing.assert_allclose(sorted(dual.scores.values()), sorted(primal.scores.values()), rtol=1e-3)
+
+
+def test_a_penalised_bias_is_the_ridge_solution_of_the_features_with_a_constant_one():
+    """Eqs. 9-10 as written: lam * ||[W; b]||^2, the bias shrinks with the matrix."""
+    x, _, _, y = _linear_problem(60, 8, 3, seed=5)
+    strength = 0.5
+    fit = select_ridge(x, y, (strength,), folds=0, penalise_bias=True)
+    aug = np.concatenate([x.astype(np.float64), np.ones((60, 1))], 1)
+    lam = strength * float((aug**2).sum()) / aug.shape[1]
+    want = np.linalg.solve(aug.T @ aug + lam * np.eye(9), aug.T @ y)
+    np.testing.assert_allclose(fit.descent.matrix, want[:-1], rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(fit.descent.bias, want[-1], rtol=1e-3, atol=1e-4)
+
+
+def test_a_strong_penalty_on_the_bias_predicts_zero_not_the_mean():
+    x, _, _, y = _linear_problem(80, 6, 2, seed=6)
+    y = y + 50.0
+    unpenalised = select_ridge(x, y, (1e6,), folds=0)
+    penalised = select_ridge(x, y, (1e6,), folds=0, penalise_bias=True)
+    np.testing.assert_allclose(unpenalised.descent(x), np.broadcast_to(y.mean(0), y.shape), atol=1e-2)
+    assert np.abs(penalised.descent(x)).max() < 1e-2 * np.abs(y).mean()
+
+
+def test_separate_blocks_are_each_their_own_ridge_problem_with_their_own_strength():
+    x, _, _, y = _linear_problem(90, 12, 5, seed=7)
+    blocks = ((slice(0, 3), (0.01, 100.0)), (slice(3, 5), (3.0,)))
+    fit, chosen = select_ridge_blocks(x, y, blocks, folds=3, seed=1, penalise_bias=True)
+    assert chosen == (0.01, 3.0)  # an exact linear signal prefers the weak one
+    for (columns, _), strength in zip(blocks, chosen, strict=True):
+        alone = select_ridge(x, y[:, columns], (strength,), folds=3, seed=1, penalise_bias=True)
+        np.testing.assert_allclose(fit.descent.matrix[:, columns], alone.descent.matrix, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(fit.descent.bias[columns], alone.descent.bias, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(fit.predictions[:, columns], alone.predictions, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="cover 3 of 5"):
+        select_ridge_blocks(x, y, blocks[:1], folds=0)

@@ -87,3 +87,34 @@ def test_components_are_truncated_to_what_the_model_has(head_model):
     assert basis.mean.shape == (head_model.n_vertices, 3)
     with pytest.raises(ValueError):
         basis.shapes(np.zeros((1, 3)))
+
+
+def test_the_shared_fit_is_the_map_estimate_of_all_faces_stacked(head_model):
+    """The generic face model (eq. 11): one coefficient vector for every face, each at its camera."""
+    basis = ShapeBasis.from_model(head_model, head_model.landmarks, 4, 2)
+    rng = np.random.default_rng(3)
+    pose = np.array([[1.3, 0.2, -0.7, 0.1, 60.0, 50.0], [0.8, -0.3, 1.2, -0.2, 40.0, 70.0],
+                     [1.0, 0.0, 0.1, 0.0, 55.0, 55.0]])
+    target = rng.uniform(0, 120, (3, 68, 2))
+    noise = 3.0
+    jac = np.concatenate([_explicit_jacobian(basis, pose[b]) for b in range(3)])
+    resid = np.concatenate([
+        target[b].reshape(-1) - project_points(pose[b : b + 1], basis.mean)[0, :, :2].reshape(-1)
+        for b in range(3)])
+    want = np.linalg.solve(jac.T @ jac + noise**2 * np.diag(basis.inv_var), jac.T @ resid)
+    np.testing.assert_allclose(basis.fit_shared(pose, target, noise), want, rtol=1e-6, atol=1e-8)
+
+
+def test_the_shared_fit_recovers_a_shape_every_face_shares_and_differs_from_per_face_fits(head_model):
+    basis = ShapeBasis.from_model(head_model, head_model.landmarks, 6, 3)
+    std = np.concatenate([head_model.id_std, head_model.exp_std])
+    shared = std * np.array([1.0, -0.5, 0.8, 0.2, -1.0, 0.4, 0.7, -0.3, 0.5])
+    pose = np.array([[1.1, 0.1, 0.6, -0.1, 64.0, 60.0], [0.9, -0.2, -0.9, 0.2, 50.0, 66.0]])
+    target = project_points(pose, basis.shapes(np.tile(shared, (2, 1))))[..., :2]
+    np.testing.assert_allclose(basis.fit_shared(pose, target, 1e-4), shared, rtol=1e-4, atol=1e-4)
+    other = std * np.array([-1.0, 0.5, 0.0, 0.9, 0.3, -0.4, 0.0, 0.6, -0.5])
+    target[1] = project_points(pose[1:], basis.shapes(other[None]))[0, :, :2]
+    per_face = basis.fit(pose, target, 1e-4)
+    generic = basis.fit_shared(pose, target, 1e-4)
+    np.testing.assert_allclose(per_face[1], other, rtol=1e-4, atol=1e-4)
+    assert np.abs(generic - shared).max() > 0.1 * np.abs(shared).max()  # a compromise of both faces

@@ -78,3 +78,30 @@ def test_a_half_size_z_buffer_agrees_with_the_full_one_on_most_points(head_model
         full = geo.visibility(_face(head_model, yaw), SIZE, SIZE)
         half = geo.visibility(_face(head_model, yaw), SIZE, SIZE, scale=0.5)
         assert (full == half).mean() > 0.9
+
+
+def test_regressing_the_68_landmarks_moves_them_and_fits_the_shape_to_them_only(head_model):
+    geo = SDMGeometry.from_model(head_model, landmark_vertices(head_model, 90), 6, 3, 1e-4, n_targets=68)
+    assert geo.n_targets == 68 and geo.n_outputs == 2 * 68 + 6
+    truth = _face(head_model, 35)
+    start = geo.initial_state(np.array([[14.0, 12.0, 50.0, 56.0]]))
+    delta = geo.residual(start, geo.points(truth)[..., :2], truth.pose)
+    assert delta.shape == (1, 142)
+    moved = geo.update(start, delta, SIZE)
+    # the model span holds the truth, so the 68 targets pin down all 90 points
+    np.testing.assert_allclose(geo.points(moved), geo.points(truth), atol=1e-3)
+
+
+def test_the_generic_update_gives_every_face_one_shape(head_model):
+    geo = _geometry(head_model)
+    faces = [_face(head_model, yaw) for yaw in (-40, 10, 60)]
+    truth = SDMState(np.concatenate([f.pose for f in faces]),
+                     np.concatenate([f.coeffs * s for f, s in zip(faces, (1.0, -0.5, 0.2), strict=True)]))
+    start = geo.initial_state(np.tile([[14.0, 12.0, 50.0, 56.0]], (3, 1)))
+    delta = geo.residual(start, geo.points(truth)[..., :2], truth.pose)
+    per_image = geo.update(start, delta, SIZE)
+    generic = geo.update(start, delta, SIZE, shared=True)
+    np.testing.assert_allclose(per_image.coeffs, truth.coeffs, atol=1e-3)
+    assert np.ptp(generic.coeffs, axis=0).max() == 0  # one shape vector for the batch
+    np.testing.assert_allclose(generic.pose, truth.pose)  # cameras stay per face
+    assert np.abs(generic.coeffs[0] - truth.coeffs[0]).max() > 0.1
