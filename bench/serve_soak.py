@@ -36,6 +36,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from PIL import Image
+from serve_load import load_faces  # bench/ is the script directory, first on sys.path
 
 from serving.process import start_server, stop_server
 
@@ -71,25 +72,6 @@ def short_png(width: int = 400, height: int = 400) -> bytes:
     raw = zlib.compress((b"\x00" + bytes(3 * width)) * (height // 2))
     ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
     return PNG_SIGNATURE + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", raw) + _png_chunk(b"IEND", b"")
-
-
-def load_faces() -> list[tuple[str, bytes, str]]:
-    """(name, jpeg bytes, "x0,y0,x1,y1") of the real dev faces, else one generated face."""
-    faces = []
-    real = SHARED / "real" / "aflw2000_dev"
-    if real.is_dir():
-        from facealign.data.readers import read_face_mat
-
-        for mat in sorted(real.glob("*.mat")):
-            rec = read_face_mat(mat)
-            box = np.r_[rec.landmarks68.min(0), rec.landmarks68.max(0)]
-            box_text = ",".join(f"{v:.1f}" for v in box)
-            faces.append((rec.image_path.name, rec.image_path.read_bytes(), box_text))
-    if not faces:
-        buf = io.BytesIO()
-        Image.fromarray(np.full((240, 240, 3), 128, np.uint8)).save(buf, format="JPEG")
-        faces = [("generated.jpg", buf.getvalue(), "60,60,180,180")]
-    return faces
 
 
 def large_jpeg(face: tuple[str, bytes, str], scale: int = 14) -> tuple[str, bytes, str]:
