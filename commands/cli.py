@@ -18,6 +18,7 @@ from commands import (
     evaluate_cascade,
     evaluate_matching,
     evaluate_real,
+    export,
     fit_sdm,
     pipeline,
     predict,
@@ -45,6 +46,7 @@ COMMANDS: dict[str, ModuleType] = {
     "promote": promote,
     "predict": predict,
     "serve": serve,
+    "export": export,
 }
 
 

@@ -53,6 +53,29 @@ def render_pncc(
     return out
 
 
+def render_pncc_into(
+    image_vertices: np.ndarray, triangles: np.ndarray, ncc_colors: np.ndarray, out: np.ndarray,
+    checked: bool = False,
+) -> np.ndarray:
+    """:func:`render_pncc` into a caller's buffer ``out`` (H, W, C) float32 C-contiguous.
+
+    ``checked=True`` skips the triangle index check (a scan of all indices) for callers that
+    checked ``triangles`` against the vertex count once; shapes and dtypes are still checked.
+    Returns ``out``.
+    """
+    verts, tris = _as_vertices(image_vertices, 2), _as_triangles(triangles)
+    if not checked:
+        _check_indices(tris, verts.shape[0])
+    colors = _check_colors(ncc_colors, verts.shape[0])
+    if out.dtype != np.float32 or out.ndim != 3 or out.shape[2] != colors.shape[1] \
+            or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous (H, W, {colors.shape[1]}) float32 array, "
+                         f"got {out.dtype} {out.shape}")
+    h, w = out.shape[:2]
+    rk.render(verts, tris, colors, np.empty((h, w), np.float32), np.empty((h, w), np.int32), out)
+    return out
+
+
 def render_pncc_pose(
     pose: np.ndarray, vertices: np.ndarray, triangles: np.ndarray, ncc_colors: np.ndarray,
     height: int, width: int,

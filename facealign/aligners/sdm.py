@@ -127,16 +127,22 @@ def build_geometry(model: MorphableModel, vertex_ids: np.ndarray, settings: SDMS
                                   settings.visibility_scale)
 
 
-def make_descriptor(kind: str, settings: SDMSettings, extractor_dir: str | Path | None = None) -> Descriptor:
-    """The descriptor ``kind`` ("dff" | "sift"); DFF loads its network from ``extractor_dir``."""
+def make_descriptor(kind: str, settings: SDMSettings, extractor_dir: str | Path | None = None,
+                    runtime: str = "torch") -> Descriptor:
+    """The descriptor ``kind`` ("dff" | "sift"); DFF loads its network from ``extractor_dir``
+    on ``runtime`` ("torch", or "onnxruntime" for an exported extractor)."""
     if kind == "sift":
         return SIFTDescriptor(settings.sift_image_size, settings.sift_patch)
     if kind == "dff":
-        from facealign.models.dff_extractor import load_dff_extractor
-
         path = Path(extractor_dir if extractor_dir is not None else settings.dff_model)
         if not path.exists():
             raise FileNotFoundError(f"{path}: DFF extractor not found (run `dvc repro train_dff`)")
+        if runtime == "onnxruntime":
+            from facealign.models.dff_onnx import OnnxDFFExtractor
+
+            return DFFDescriptor(OnnxDFFExtractor.load(path), settings.dff_batch_size)
+        from facealign.models.dff_extractor import load_dff_extractor
+
         return DFFDescriptor(load_dff_extractor(path), settings.dff_batch_size)
     raise ValueError(f"unknown descriptor {kind!r} (dff | sift)")
 
@@ -159,15 +165,17 @@ def save_sdm_aligner(directory: str | Path, model: MorphableModel, vertex_ids: n
 
 
 def load_sdm_aligner(path: str | Path) -> SDMAligner:
-    """Load a directory written by :func:`save_sdm_aligner` (the ``dff_sdm`` / ``sift_sdm`` families)."""
+    """Load a directory written by :func:`save_sdm_aligner` (the ``dff_sdm`` / ``sift_sdm`` families)
+    or exported by :func:`facealign.aligners.onnx_aligners.export_aligner` (``dff_sdm_onnx``)."""
     path = Path(path)
-    manifest = read_manifest(path, ("dff_sdm", "sift_sdm"),
+    manifest = read_manifest(path, ("dff_sdm", "sift_sdm", "dff_sdm_onnx"),
                              required=("descriptor", "settings", "landmark_vertices"))
     settings = SDMSettings.from_section(manifest["settings"])
     model = MorphableModel.load(path / "face_model.npz")
     vertex_ids = np.asarray(manifest["landmark_vertices"], np.int64)
     cascade = Cascade.load(path / "cascade.npz")
-    descriptor = make_descriptor(manifest["descriptor"], settings, path / EXTRACTOR_DIR)
+    descriptor = make_descriptor(manifest["descriptor"], settings, path / EXTRACTOR_DIR,
+                                 manifest.get("runtime", "torch"))
     geometry = build_geometry(model, vertex_ids, settings)
     expected = vertex_ids.size * descriptor.dim
     if cascade.maps and cascade.maps[0].matrix.shape != (expected, geometry.n_outputs):
