@@ -17,7 +17,7 @@ import torch
 from facegeom.camera import project
 from facegeom.morphable_model import MorphableModel
 from facegeom.parameters import N_POSE
-from facegeom.pncc import render_pncc, render_pncc_into
+from facegeom.pncc import project_linear_model, render_pncc, render_pncc_into
 
 
 def square_box(face_boxes: np.ndarray, scale: float, shift: float = 0.0) -> np.ndarray:
@@ -98,10 +98,10 @@ class PnccRenderer:
 
     def __init__(self, model: MorphableModel) -> None:
         self.mean = np.ascontiguousarray(model.mean, np.float32)
-        # (K_id + K_exp, 3N); products go through torch, which keeps to its own thread
-        # setting (one thread in DataLoader workers), unlike numpy's BLAS pool
-        basis = np.concatenate([model.id_basis, model.exp_basis], 1).astype(np.float32)
-        self.basis_t = torch.from_numpy(np.ascontiguousarray(basis.T))
+        # (3N, K_id + K_exp) for the compiled vertices pass (single-threaded, as in DataLoader
+        # workers); its transpose for torch's products in shape()
+        self.basis = np.ascontiguousarray(np.concatenate([model.id_basis, model.exp_basis], 1), np.float32)
+        self.basis_t = torch.from_numpy(self.basis).T
         self.triangles = np.ascontiguousarray(model.triangles, np.int32)
         if self.triangles.size and (self.triangles.min() < 0 or self.triangles.max() >= len(self.mean)):
             raise ValueError("morphable model: triangles index outside the vertices")
@@ -119,12 +119,11 @@ class PnccRenderer:
 
     def vertices(self, params: np.ndarray) -> np.ndarray:
         """(P,) or (B, P) parameters -> (N, 3) or (B, N, 3) image-space vertices
-        (pixels, y down; depth larger = nearer).  A batch costs one matrix product."""
+        (pixels, y down; depth larger = nearer).  Shape and projection are one compiled pass
+        that reads the basis once for the whole batch (:func:`facegeom.pncc.project_linear_model`)."""
         params = np.asarray(params, np.float64)
         batch = np.atleast_2d(params)
-        coeff = torch.from_numpy(np.ascontiguousarray(batch[:, N_POSE:], np.float32))
-        shapes = self.mean + (coeff @ self.basis_t).numpy().reshape(len(batch), -1, 3)
-        out = np.stack([project(p[:N_POSE], shape) for p, shape in zip(batch, shapes, strict=True)])
+        out = project_linear_model(self.mean, self.basis, batch[:, N_POSE:], batch[:, :N_POSE])
         return out[0] if params.ndim == 1 else out
 
     def render_into(self, vertices: np.ndarray, out: np.ndarray) -> np.ndarray:

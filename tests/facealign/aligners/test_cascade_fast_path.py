@@ -13,7 +13,8 @@ from facealign.data import readers
 from facealign.models.cascade_bundle import CascadeBundle
 from facealign.models.net_input import crop_image, network_input
 from facegeom.morphable_model import MorphableModel
-from facegeom.parameters import from_crop
+from facegeom.parameters import from_crop, project_params
+from facegeom.pncc import render_pncc
 from facegeom.rasterize import rasterize, vertex_visibility
 
 SIZE = CASCADE_SIZE
@@ -22,27 +23,28 @@ SIZE = CASCADE_SIZE
 def plain_cascade(bundle: CascadeBundle, images: list[np.ndarray], boxes: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
     """The cascade written out step by step from the public pieces: (B, 68, 2) landmarks and
-    (B, 68) visibility, unfused networks, one allocation per step."""
-    aligner = CascadeAligner(bundle, "cpu")  # for its crop boxes and renderer only
+    (B, 68) visibility; unfused networks, vertices by ``project_params`` (the model's own
+    shape, then ``camera.project``), full rasters, one allocation per step."""
+    model = bundle.model
+    crop_boxes = CascadeAligner(bundle, "cpu").crop_boxes(boxes)
     nets = bundle.build_nets("cpu")
-    crop_boxes = aligner.crop_boxes(boxes)
     crops = [crop_image(img, box, SIZE) for img, box in zip(images, crop_boxes, strict=True)]
     p = np.repeat(bundle.param_stats.mean[None].astype(np.float64), len(crops), 0)
     for net, stats in zip(nets, bundle.delta_stats, strict=True):
-        pnccs = aligner.render(p, SIZE)
+        pnccs = [render_pncc(project_params(q, model), model.triangles, model.ncc(), SIZE, SIZE) for q in p]
         x = np.stack([network_input(c, q) for c, q in zip(crops, pnccs, strict=True)])
         with torch.no_grad():
             p = p + stats.denormalize(net(torch.from_numpy(x)).numpy())
     params = from_crop(p, crop_boxes, SIZE)
-    lm = bundle.model.landmarks
+    lm = model.landmarks
     marks, visible = [], []
-    for image, verts in zip(images, aligner.render.vertices(params), strict=True):
+    for image, verts in zip(images, [project_params(q, model) for q in params], strict=True):
         side = max(float(np.ptp(verts[:, 0])), float(np.ptp(verts[:, 1])), 1e-6)
         scale = min(1.0, 2.0 * SIZE / side)
         small = verts.copy()
         small[:, :2] = (verts[:, :2] - verts[:, :2].min(0)) * scale
         n = int(np.ceil(side * scale)) + 1
-        vis = vertex_visibility(small, rasterize(small, aligner.render.triangles, n, n))[lm]
+        vis = vertex_visibility(small, rasterize(small, model.triangles, n, n))[lm]
         pts = verts[lm, :2]
         h, w = image.shape[:2]
         vis &= (pts[:, 0] >= -0.5) & (pts[:, 0] < w - 0.5) & (pts[:, 1] >= -0.5) & (pts[:, 1] < h - 0.5)
