@@ -62,6 +62,13 @@ class SDMAligner:
         # one BLAS thread is as fast alone and 3-5x faster when the cores are shared
         self._blas = ThreadpoolController()
 
+    @property
+    def device(self) -> str:
+        """Where the descriptor network runs (``cpu``, ``cuda``, ``onnxruntime:<provider>``);
+        ``cpu`` for SIFT."""
+        extractor = getattr(self.descriptor, "extractor", None)
+        return str(getattr(extractor, "device", "cpu"))
+
     def align(self, images: list[np.ndarray], boxes: np.ndarray) -> list[Alignment]:
         """See :class:`facealign.aligners.base.Aligner`."""
         return self.align_timed(images, boxes)[0]
