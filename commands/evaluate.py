@@ -17,11 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, cfg: dict) -> int:
-    from facealign.evaluation import evaluate
+    from facealign.evaluation import evaluate, load_face_model
     from facealign.registry.loading import load_aligner
 
     aligner = load_aligner(args.model, cfg["paths"]["face_model"])
     metrics = evaluate(aligner, args.data, args.output, batch_size=args.batch_size,
-                       n_overlays=int(cfg["evaluate"]["overlays"]))
+                       n_overlays=int(cfg["evaluate"]["overlays"]),
+                       face_model=load_face_model(cfg["paths"]["face_model"]))
     print(json.dumps(metrics, indent=2))
     return 0

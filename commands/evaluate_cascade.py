@@ -23,18 +23,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class StageRecorder:
-    """Wraps a :class:`~facealign.aligners.cascade.CascadeAligner` for one evaluation pass:
-    aligns as usual and keeps the landmarks (B, 68, 2) of every stage's estimate."""
+    """Wraps a loaded cascade aligner for one evaluation pass: aligns as usual and keeps the
+    landmarks (B, 68, 2) of every stage's estimate.
+
+    A cascade loaded with test-time flip averaging (:class:`~facealign.aligners.flip_average.FlipAveraged`)
+    answers flip-averaged landmarks; its per-stage landmarks are the direct pass's.
+    """
 
     def __init__(self, aligner) -> None:
         self.aligner, self.name = aligner, aligner.name
-        self.landmarks: list[list] = [[] for _ in range(aligner.stages + 1)]
+        self.cascade = getattr(aligner, "inner", aligner)
+        self.content_hash = aligner.content_hash  # what the metrics file records it measured
+        self.landmarks: list[list] = [[] for _ in range(self.cascade.stages + 1)]
 
     def align(self, images, boxes):
-        history, alignments = self.aligner.align_with_history(images, boxes)
+        history, alignments = self.cascade.align_with_history(images, boxes)
         for k, params in enumerate(history):
-            self.landmarks[k].append(self.aligner.landmarks(params))
-        return alignments
+            self.landmarks[k].append(self.cascade.landmarks(params))
+        return alignments if self.cascade is self.aligner else self.aligner.align(images, boxes)
 
     def stage_reports(self, folder: str | Path) -> list[dict]:
         """The NME report (percent, by yaw bin) after every stage, stage 0 = p_0."""
@@ -72,7 +78,7 @@ def log_to_run(cfg: dict, run_id: str, metrics: dict, stages: list[dict], files:
 
 
 def run(args: argparse.Namespace, cfg: dict) -> int:
-    from facealign.evaluation import evaluate
+    from facealign.evaluation import evaluate, load_face_model
     from facealign.registry.loading import load_aligner
     from faceeval.report import format_table
 
@@ -80,17 +86,18 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     data = args.data or str(Path(cfg["paths"]["data"]) / "test")
     output = Path(args.output or Path(cfg["paths"]["metrics"]) / "cascade.json")
     aligner = load_aligner(model, cfg["paths"]["face_model"])
-    if not hasattr(aligner, "align_with_history"):
+    if not hasattr(getattr(aligner, "inner", aligner), "align_with_history"):
         raise ValueError(f"{model}: not a cascade aligner")
     recorder = StageRecorder(aligner)
     metrics = evaluate(recorder, data, output, batch_size=args.batch_size,
-                       n_overlays=int(cfg["evaluate"]["overlays"]), progress=False)
+                       n_overlays=int(cfg["evaluate"]["overlays"]), progress=False,
+                       face_model=load_face_model(cfg["paths"]["face_model"]))
     stages = recorder.stage_reports(data)
     stages_path = output.with_name(f"{output.stem}_stages.json")
     stages_path.write_text(json.dumps({"stages": stages}, indent=2) + "\n")
     print(format_table({"cascade": metrics}))
     print(format_table({f"after stage {r['stage']}": r for r in stages}))
-    run_id = aligner.bundle.info.get("mlflow_run_id")
+    run_id = recorder.cascade.bundle.info.get("mlflow_run_id")
     if run_id and cfg["cascade"].get("mlflow", True):
         stem = output.with_suffix("")
         files = [output, stages_path, Path(f"{stem}_ced.png"), Path(f"{stem}_ced.csv"),

@@ -50,7 +50,7 @@ def missing_aligner(spec: str, cfg: dict) -> str | None:
 
 
 def run(args: argparse.Namespace, cfg: dict) -> int:
-    from facealign.evaluation import annotated_folders, evaluate, folders_hash, write_skipped
+    from facealign.evaluation import annotated_folders, evaluate, folders_hash, load_face_model, write_skipped
     from facealign.registry.loading import load_aligner
     from faceeval.report import format_table
 
@@ -64,6 +64,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     metrics_dir = Path(cfg["paths"]["metrics"])
     extra = {"real_data": [str(f) for f in found], "real_data_hash": folders_hash(found) if found else None}
     rows: dict[str, dict] = {}
+    face_model = load_face_model(cfg["paths"]["face_model"])
     for name in names:
         output = metrics_dir / f"real_{name}.json"
         reason = (f"no real data: none of paths.real_data {asked} is a folder with .mat annotations"
@@ -73,7 +74,8 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
             continue
         aligner = load_aligner(candidates[name], cfg["paths"]["face_model"])
         rows[name] = evaluate(aligner, found, output, batch_size=args.batch_size,
-                              n_overlays=int(cfg["evaluate"]["overlays"]), progress=False, extra=extra)
+                              n_overlays=int(cfg["evaluate"]["overlays"]), progress=False, extra=extra,
+                              face_model=face_model)
     if rows:
         n_images = next(iter(rows.values()))["n_images"]
         print(f"\nNME (%) on real faces ({', '.join(extra['real_data'])}, {n_images} images):")

@@ -10,8 +10,10 @@ Writes ``metrics/promotion.json``: ``decision`` (``promoted`` / ``kept`` / ``rol
 ``nme_best_candidate`` (on the deciding data), ``compared`` (per version: role, family, NMEs
 in percent, keyed ``real_nme_*`` when real decided, whether measured now or taken from tags
 of the same data), ``decided_by`` (``real`` / ``synthetic``), ``test_data_hash``,
-``real_data_hash`` and ``real_data`` (when real), ``model``, ``alias`` and ``registered``
-(what happened to each pipeline model).
+``real_data_hash`` and ``real_data`` (when real), ``model``, ``alias``, ``registered``
+(what happened to each pipeline model) and ``refused`` (name -> why, for candidates whose
+metrics file's ``aligner_hash`` is not their directory's: they are neither registered nor
+compared).
 """
 
 from __future__ import annotations
@@ -85,6 +87,9 @@ def _promote(args: argparse.Namespace, cfg: dict, client: Any, uri: str) -> dict
     record = promotion.promote(judge, cfg["registry"]["alias"], versions, uri, note=args.reason)
     record["test_data_hash"] = test_hash
     record["registered"] = {c.name: {"version": c.version, "status": c.status} for c in registered}
+    refused = {c.name: c.status for c in registered if c.status.startswith("refused")}
+    if refused:  # metrics that do not describe the directory they name (aligner_hash differs)
+        record["refused"] = refused
     return record
 
 

@@ -18,15 +18,15 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
 
     from facegeom.mesh_segmentation import random_segmentations
     from facegeom.morphable_model import MorphableModel
+    from training.dff_settings import SegmentSettings
 
-    sec = cfg["segment"]
-    out = Path(args.output or sec["output"])
+    sec = SegmentSettings.from_section(cfg["segment"])
+    out = Path(args.output or sec.output)
     model = MorphableModel.load(cfg["paths"]["face_model"])
     start = time.perf_counter()
     segs = random_segmentations(
-        model.mean, model.triangles, n_segmentations=int(sec["n_segmentations"]),
-        n_patches=int(sec["n_patches"]), iterations=int(sec["lloyd_iterations"]),
-        metric=str(sec["metric"]), seed=int(sec["seed"]),
+        model.mean, model.triangles, n_segmentations=sec.n_segmentations, n_patches=sec.n_patches,
+        iterations=sec.lloyd_iterations, metric=sec.metric, seed=sec.seed,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     segs.save(out)

@@ -4,13 +4,18 @@ Every saved aligner directory (``models/cascade``, ``models/dff_sdm``, a registr
 version's ``artifacts/aligner``, ...) holds one ``aligner.json`` whose ``family`` field
 (``mean_shape``, ``cascade``, ``dff_sdm``, ``sift_sdm``) says which loader reads the rest
 of the directory.  The family's own fields (weights, sizes, settings) sit beside it.
+:func:`aligner_hash` is the directory's content hash (what a metrics file and a registry
+version record of the aligner they describe); :func:`read_file` is how loaders read the
+directory's data files, so a damaged or tampered one is a one-line error naming it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from faceio import atomic
 
@@ -64,3 +69,47 @@ def write_manifest(directory: str | Path, manifest: dict[str, Any]) -> Path:
         raise ValueError(f"manifest field 'family' must be one of {sorted(FAMILIES)}, "
                          f"got {manifest.get('family')!r}")
     return atomic.write_json(manifest_path(directory), manifest)
+
+
+def aligner_hash(directory: str | Path) -> str:
+    """md5 of the directory's relative file names and contents (stable across clones;
+    ``__pycache__`` left out)."""
+    directory = Path(directory)
+    digest = hashlib.md5()
+    for file in sorted(p for p in directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(file.relative_to(directory)).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+class AlignerFileError(ValueError):
+    """A data file of a saved aligner that cannot be read; the message names the file."""
+
+
+T = TypeVar("T")
+
+
+def read_file(path: str | Path, reader: Callable[[Path], T], what: str = "file") -> T:
+    """``reader(path)`` (a file or a directory), with any failure (missing, truncated, not the
+    expected format, a pickle that ``weights_only`` / ``allow_pickle=False`` refuses) turned into one line:
+    ``<path>: cannot read <what> (<error's first line>)``.
+
+    Raises:
+        AlignerFileError: (a ValueError) naming ``path``.
+    """
+    import pickle
+
+    path = Path(path)
+    if not path.exists():
+        raise AlignerFileError(f"{path}: {what} not found")
+    try:
+        return reader(path)
+    except Exception as exc:  # noqa: BLE001 - every reader failure becomes the same one-line error
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = lines[0][:200] if lines else ""
+        if str(path) in detail:  # the reader named the file already
+            raise AlignerFileError(detail) from exc
+        if isinstance(exc, pickle.UnpicklingError):
+            detail = "it holds Python objects beyond plain tensors and arrays; refused unloaded"
+        raise AlignerFileError(f"{path}: cannot read {what} ({type(exc).__name__}"
+                               f"{': ' + detail if detail else ''})") from exc

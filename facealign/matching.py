@@ -15,9 +15,13 @@ is exact), and B's z-buffer says whether the point is visible there.
 ``search`` says where in B both methods look: ``"face"`` (B's face pixels: the face region
 is known, as when aligning a detected face) or ``"image"`` (all of B, background included).
 
-Only queries whose surface point is visible in B count.  A kept match is correct when it
-lies within ``tolerance_frac * image_size`` pixels of the true position.  Positions are
-(x, y) image pixels, y down; angles are degrees.
+Precision counts only queries whose surface point is visible in B: a kept match is correct
+when it lies within ``tolerance_frac * image_size`` pixels of the true position.  Queries on
+A's face whose surface point is hidden in B are counted apart (:mod:`facealign.matching_scores`):
+matched anyway (a false match on an occluded point) or rejected.  ``dff_dense`` is the
+paper's Fig. 9: every face pixel of A matched with the ``dense_max_angle_deg`` threshold
+(the paper: 12 degrees), its precision and coverage.  Positions are (x, y) image pixels,
+y down; angles are degrees.
 """
 
 from __future__ import annotations
@@ -29,6 +33,15 @@ import numpy as np
 
 from facealign.data.appearance import region_weights, sample_appearance
 from facealign.data.render_face import render_face, sample_pose
+from facealign.matching_scores import (
+    dense_counts,
+    hidden_counts,
+    nearest_angle,
+    score,
+    summarize,
+    summarize_dense,
+    summarize_hidden,
+)
 from facegeom import parameters
 from facegeom.morphable_model import MorphableModel
 from facegeom.rasterize import Raster, interpolate
@@ -102,6 +115,15 @@ def grid_queries(corr: np.ndarray, stride: int) -> np.ndarray:
     return np.stack([xs[ok], ys[ok]], axis=1)
 
 
+def face_grid_queries(mask: np.ndarray, stride: int) -> np.ndarray:
+    """(Q, 2) int pixel positions (x, y) of A's face pixels (``mask`` (H, W)) on a ``stride``
+    grid: those of :func:`grid_queries` plus the ones hidden in B."""
+    h, w = mask.shape
+    ys, xs = np.mgrid[stride // 2 : h : stride, stride // 2 : w : stride]
+    ok = mask[ys, xs]
+    return np.stack([xs[ok], ys[ok]], axis=1)
+
+
 def dff_match(desc_a: np.ndarray, desc_b: np.ndarray, queries: np.ndarray, max_angle_deg: float,
               mask_b: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Nearest-angle matching of A's query descriptors among B's pixels.
@@ -114,14 +136,7 @@ def dff_match(desc_a: np.ndarray, desc_b: np.ndarray, queries: np.ndarray, max_a
     Returns:
         matches (Q, 2) float positions (x, y) in B and keep (Q,) bool.
     """
-    d, h, w = desc_b.shape
-    q = desc_a[:, queries[:, 1], queries[:, 0]].T  # (Q, D)
-    cos = q @ desc_b.reshape(d, -1)  # (Q, H*W)
-    if mask_b is not None:
-        cos[:, ~mask_b.reshape(-1)] = -2.0
-    best = cos.argmax(axis=1)
-    angle = np.degrees(np.arccos(np.clip(cos[np.arange(len(best)), best], -1.0, 1.0)))
-    matches = np.stack([best % w, best // w], axis=1).astype(np.float64)
+    matches, angle = nearest_angle(desc_a, desc_b, queries, mask_b)
     return matches, angle < max_angle_deg
 
 
@@ -151,38 +166,32 @@ def sift_match(image_a: np.ndarray, image_b: np.ndarray, mask_a: np.ndarray, rat
     return all_a, pts_a, pts_b
 
 
-def score(corr: np.ndarray, pts_a: np.ndarray, pts_b: np.ndarray, tolerance_px: float) -> dict[str, int]:
-    """Counts of matches (``matches``) and correct ones (``correct``) among pairs whose A point
-    has a ground-truth position in B; A points are looked up at their nearest pixel."""
-    h, w = corr.shape[:2]
-    if len(pts_a) == 0:
-        return {"matches": 0, "correct": 0}
-    col = np.clip(np.rint(pts_a[:, 0]).astype(int), 0, w - 1)
-    row = np.clip(np.rint(pts_a[:, 1]).astype(int), 0, h - 1)
-    truth = corr[row, col]
-    ok = np.isfinite(truth[:, 0])
-    err = np.linalg.norm(pts_b[ok] - truth[ok], axis=1)
-    return {"matches": int(ok.sum()), "correct": int((err <= tolerance_px).sum())}
-
-
 def match_pair(pair: ViewPair, desc: np.ndarray | None, cfg: dict) -> dict[str, dict[str, int]]:
-    """Counts for every method on one pair: ``sift``, ``dff`` (grid queries) and ``dff_at_sift``
-    (DFF queried at SIFT's keypoints of A); ``desc`` (2, D, S, S), or None to skip DFF."""
+    """Counts for every method on one pair: ``sift``, ``dff`` (grid queries over A's face) and
+    ``dff_at_sift`` (DFF queried at SIFT's keypoints of A), each with the visible-point
+    counts of :func:`score` and the hidden-point counts of
+    :func:`~facealign.matching_scores.hidden_counts`, and ``dff_dense`` (Fig. 9,
+    :func:`~facealign.matching_scores.dense_counts`); ``desc`` (2, D, S, S), or None to skip DFF."""
     size = pair.images.shape[1]
     tol = float(cfg["tolerance_frac"]) * size
     if cfg.get("search", "image") not in ("face", "image"):
         raise ValueError(f"matching.search must be 'face' or 'image', got {cfg['search']!r}")
+    mask_a = pair.rasters[0].mask
     mask_b = pair.rasters[1].mask if cfg.get("search", "image") == "face" else None
-    kp_all, pts_a, pts_b = sift_match(pair.images[0], pair.images[1], pair.rasters[0].mask,
-                                      float(cfg["sift_ratio"]), mask_b)
-    out = {"sift": score(pair.corr, pts_a, pts_b, tol)}
+    kp_all, pts_a, pts_b = sift_match(pair.images[0], pair.images[1], mask_a, float(cfg["sift_ratio"]),
+                                      mask_b)
+    out = {"sift": {**score(pair.corr, pts_a, pts_b, tol), **hidden_counts(pair.corr, mask_a, kp_all, pts_a)}}
     if desc is None:
         return out
     max_angle = float(cfg["max_angle_deg"])
-    for name, queries in (("dff", grid_queries(pair.corr, int(cfg["grid_stride"]))),
+    for name, queries in (("dff", face_grid_queries(mask_a, int(cfg["grid_stride"]))),
                           ("dff_at_sift", np.clip(np.rint(kp_all), 0, size - 1).astype(int))):
         matches, keep = dff_match(desc[0], desc[1], queries, max_angle, mask_b)
-        out[name] = score(pair.corr, queries[keep].astype(float), matches[keep], tol)
+        kept = queries[keep].astype(float)
+        out[name] = {**score(pair.corr, kept, matches[keep], tol),
+                     **hidden_counts(pair.corr, mask_a, queries, kept)}
+    out["dff_dense"] = dense_counts(desc[0], desc[1], pair.corr, mask_a, float(cfg["dense_max_angle_deg"]),
+                                    tol, int(cfg["dense_stride"]), mask_b)
     return out
 
 
@@ -195,16 +204,6 @@ def sample_yaws(rng: np.random.Generator, lo_deg: float, hi_deg: float,
     return (yaw_a, yaw_b) if rng.uniform() < 0.5 else (-yaw_a, -yaw_b)
 
 
-def summarize(counts: list[dict[str, int]]) -> dict[str, float]:
-    """Per-bin summary: ``precision`` (correct / matches over all pairs, NaN-free: 0 when no
-    match), ``matches`` and ``correct`` (means per pair)."""
-    matches = sum(c["matches"] for c in counts)
-    correct = sum(c["correct"] for c in counts)
-    n = max(len(counts), 1)
-    return {"precision": round(correct / matches, 4) if matches else 0.0,
-            "matches": round(matches / n, 2), "correct": round(correct / n, 2)}
-
-
 def evaluate_matching(model: MorphableModel, describe, size: int, cfg: dict,
                       ) -> tuple[dict, list[tuple[str, ViewPair, np.ndarray | None]]]:
     """Match ``cfg["n_pairs"]`` random view pairs per yaw-difference bin.
@@ -215,7 +214,11 @@ def evaluate_matching(model: MorphableModel, describe, size: int, cfg: dict,
         size: S, the render size (the DFF training size).
         cfg: the ``matching`` section of ``params.yaml``.
     Returns:
-        metrics ``{method: {bin: summary}, "bins_deg": {bin: [lo, hi]}, ...}`` and, per bin,
+        metrics ``{method: {bin: summary}, "dff_dense": {bin: Fig. 9 figures},
+        "dff_rejects_hidden_more_than_sift": {bin: bool}, "bins_deg": {bin: [lo, hi]}, ...}``
+        (summaries: :func:`~facealign.matching_scores.summarize` and
+        :func:`~facealign.matching_scores.summarize_hidden`; DFF keys only with ``describe``)
+        and, per bin,
         ``(bin name, its first pair, that pair's descriptors)`` for figures.
     """
     rng = np.random.default_rng(int(cfg["seed"]))
@@ -233,10 +236,20 @@ def evaluate_matching(model: MorphableModel, describe, size: int, cfg: dict,
             per_bin[name].append(match_pair(pair, desc, cfg))
             if i == 0:
                 examples.append((name, pair, desc))
-    methods = list(per_bin[next(iter(bins))][0]) if bins else []
-    metrics: dict = {m: {b: summarize([c[m] for c in per_bin[b]]) for b in bins} for m in methods}
+    methods = [m for m in (per_bin[next(iter(bins))][0] if bins else []) if m != "dff_dense"]
+    metrics: dict = {m: {b: {**summarize([c[m] for c in per_bin[b]]),
+                             **summarize_hidden([c[m] for c in per_bin[b]])} for b in bins}
+                     for m in methods}
+    if "dff" in methods:
+        dense_deg = float(cfg["dense_max_angle_deg"])
+        metrics["dff_dense"] = {b: summarize_dense([c["dff_dense"] for c in per_bin[b]], dense_deg)
+                                for b in bins}
+        metrics["dff_rejects_hidden_more_than_sift"] = {
+            b: metrics["dff"][b]["hidden_rejection_rate"] > metrics["sift"][b]["hidden_rejection_rate"]
+            for b in bins}
     metrics["bins_deg"] = bins
     metrics["settings"] = {k: cfg.get(k) for k in ("n_pairs", "max_angle_deg", "sift_ratio",
-                                                   "tolerance_frac", "grid_stride", "search")}
+                                                   "tolerance_frac", "grid_stride", "search",
+                                                   "dense_max_angle_deg", "dense_stride")}
     metrics["settings"]["image_size"] = size
     return metrics, examples

@@ -28,7 +28,10 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "nme_mean",
     "nme_std",
     "n_images",
+    "nme21_mean",
+    "nme_inner_mean",
 )
+"""The 68-point protocol's keys, then the means of the AFLW 21-point and visible-inner ones."""
 
 
 def write_metrics(report: NMEReport, path: str | Path, extra: Mapping[str, object] | None = None) -> dict:
@@ -81,6 +84,24 @@ def ced_auc(nme: np.ndarray, limit: float = 0.07) -> float:
     return float(np.clip(1.0 - errors / limit, 0.0, None).mean())
 
 
+def _write_ced_csv(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | Path) -> None:
+    """The long-format CED CSV (:data:`CED_CSV_HEADER`) of ``model -> (percent, fraction)``."""
+    with atomic_path(path) as tmp:
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(CED_CSV_HEADER)
+            for model, (x, y) in curves.items():
+                writer.writerows((f"{xi:.4f}", f"{yi:.6f}", model) for xi, yi in zip(x, y, strict=True))
+
+
+def _curve(nme: np.ndarray, label: str, max_nme: float, n: int,
+           auc_limit: float) -> tuple[tuple[np.ndarray, np.ndarray], str]:
+    """((thresholds in percent, fraction), legend label with the AUC) of one error set."""
+    thresholds, fraction = ced_curve(nme, max_nme=max_nme, n=n)
+    auc = ced_auc(nme, limit=auc_limit)
+    return (thresholds * 100.0, fraction), f"{label} (AUC@{auc_limit * 100:g}% = {auc * 100:.1f}%)"
+
+
 def write_ced(
     nme_by_model: Mapping[str, np.ndarray],
     csv_path: str | Path,
@@ -105,18 +126,46 @@ def write_ced(
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     labels: dict[str, str] = {}
     for model, nme in nme_by_model.items():
-        thresholds, fraction = ced_curve(nme, max_nme=max_nme, n=n)
-        curves[model] = (thresholds * 100.0, fraction)
-        auc = ced_auc(nme, limit=auc_limit)
-        labels[model] = f"{model} (AUC@{auc_limit * 100:g}% = {auc * 100:.1f}%)"
-    with atomic_path(csv_path) as tmp:
-        with tmp.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(CED_CSV_HEADER)
-            for model, (x, y) in curves.items():
-                writer.writerows((f"{xi:.4f}", f"{yi:.6f}", model) for xi, yi in zip(x, y, strict=True))
+        curves[model], labels[model] = _curve(nme, model, max_nme, n, auc_limit)
+    _write_ced_csv(curves, csv_path)
     with atomic_path(png_path) as tmp:
         plot_ced(curves, labels, tmp)
+
+
+PROTOCOL_CED_SUFFIXES: Mapping[str, str] = {"aflw68": "_ced", "aflw21": "_ced21", "inner": "_ced_inner"}
+"""Protocol -> CSV file suffix: ``<stem>_ced.csv`` (68 points), ``<stem>_ced21.csv``,
+``<stem>_ced_inner.csv``."""
+
+
+def write_protocol_ceds(
+    name: str,
+    nme_by_protocol: Mapping[str, np.ndarray],
+    stem: str | Path,
+    labels: Mapping[str, str] | None = None,
+    max_nme: float = 0.10,
+    n: int = 101,
+    auc_limit: float = 0.07,
+) -> None:
+    """The CED of one model under each protocol: one CSV per protocol (long format, ``model``
+    = ``name``, file names from :data:`PROTOCOL_CED_SUFFIXES`, one ``dvc plots`` file each) and
+    ``<stem>_ced.png`` with one curve per protocol.
+
+    Args:
+        name: the model.
+        nme_by_protocol: protocol (a key of :data:`PROTOCOL_CED_SUFFIXES`) -> (B,) per-image
+            NME as fractions (non-finite values ignored).
+        stem: output path without suffix (``metrics/cascade``).
+        labels: protocol -> legend label (default: the protocol key).
+    """
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    legend: dict[str, str] = {}
+    for protocol, nme in nme_by_protocol.items():
+        label = f"{name}, {(labels or {}).get(protocol, protocol)}"
+        curve, legend[label] = _curve(nme, label, max_nme, n, auc_limit)
+        curves[label] = curve
+        _write_ced_csv({name: curve}, f"{stem}{PROTOCOL_CED_SUFFIXES[protocol]}.csv")
+    with atomic_path(f"{stem}_ced.png") as tmp:
+        plot_ced(curves, legend, tmp)
 
 
 def write_overlay_grid(

@@ -21,7 +21,7 @@ from facealign.models.cascade_net import NetConfig
 from facealign.sdm.settings import SDMSettings
 from serving.limits import ServeSettings
 from training.cascade_settings import CascadeSettings
-from training.dff_settings import DFFSettings
+from training.dff_settings import DFFSettings, SegmentSettings
 from tuning.settings import SweepSettings, resolve
 
 PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
@@ -53,6 +53,7 @@ def test_every_settings_section_builds_under_the_preset(preset: str) -> None:
     assert SDMSettings.from_section(cfg["sdm"]).iterations >= 1
     assert ServeSettings.from_section(cfg["serve"]).max_body_bytes > 0
     assert dff.train.max_epochs >= 1 and dff.net.widths
+    assert SegmentSettings.from_section(cfg["segment"]).n_patches >= 1
     sweep = resolve(cfg["tune"], {})
     assert sweep.model in ("cascade", "dff")
     # the cascade trains on augmented photos (DFF's and SDM's are off by default: they measured worse)
@@ -99,6 +100,7 @@ READERS: dict[str, Callable[[dict], Any]] = {
     "sdm": lambda cfg: SDMSettings.from_section(cfg["sdm"]),
     "sdm.augment": lambda cfg: SDMSettings.from_section(cfg["sdm"]),
     "serve": lambda cfg: ServeSettings.from_section(cfg["serve"]),
+    "segment": lambda cfg: SegmentSettings.from_section(cfg["segment"]),
 }
 
 
@@ -133,3 +135,27 @@ def test_a_bad_class_vector_init_is_refused() -> None:
     cfg["dff"]["loss"]["init"] = "orthogonal"
     with pytest.raises(ConfigError, match="dff.loss.init"):
         DFFSettings.from_section(cfg["dff"])
+
+
+def test_the_segment_dataclass_defaults_are_the_pipeline_defaults() -> None:
+    assert SegmentSettings.from_section(load_params(PARAMS)["segment"]) == SegmentSettings()
+
+
+@pytest.mark.parametrize(("command", "setting", "message"), [
+    ("segment", "segment.n_patches=abc", "segment.n_patches: 'abc' is not an integer"),
+    ("segment", "segment.metric=manhattan", "segment.metric: 'manhattan' is not one of graph, euclidean"),
+    ("train-cascade", "cascade.lr=abc", "cascade.lr: 'abc' is not a number"),
+    ("train-cascade", "cascade.max_epochs=-1", "cascade.max_epochs: -1 is not >= 1"),
+    ("train-dff", "dff.train.val_fraction=2", "dff.train.val_fraction: 2 is not in [0, 1]"),
+    ("fit-sdm --descriptor sift", "sdm.iterations=0", "sdm.iterations: 0 is not >= 1"),
+    ("synthesize", "synthesize.image_size=big", "synthesize.image_size: 'big' is not an integer"),
+])
+def test_a_set_of_the_wrong_type_or_range_is_one_line_naming_the_key(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, setting: str, message: str) -> None:
+    from commands.cli import main
+
+    missing = tmp_path / "no-such-model.npz"  # reached only if the setting slipped through
+    assert main([*command.split(), "--params", str(PARAMS), "--set", setting,
+                 "--set", f"paths.face_model={missing}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"facealign {command.split()[0]}: error: {message}"

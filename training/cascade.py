@@ -172,7 +172,7 @@ def train(cfg: dict, callbacks: list[pl.Callback] | None = None,
             if writer:
                 info = {"mlflow_run_id": run_id, "val_nme_stages": nmes, "train_faces": len(train_idx),
                         "val_faces": len(val_idx), "train_data_hash": fingerprint["data"],
-                        "stages_info": summaries}
+                        "stages_info": summaries, "test_time_flip": s.test_time_flip}
                 save_bundle(CascadeBundle(model, cfg["cascade"]["net"], s.input_size, s.crop_scale,
                                           s.crop_shift, param_stats, deltas, weights, info), s.output)
         return {"val_nme": nmes[-1], **{f"val_nme_stage{k}": v for k, v in enumerate(nmes)}}
@@ -201,11 +201,11 @@ def _train_stage(s: CascadeSettings, k: int, model: MorphableModel, delta: ZScor
         module.net.reset_head()
     offset = sum(s.epochs(i) for i in range(k))
     trainer = _trainer(s, k, work, run_id, offset, callbacks, overrides)
-    trainer.fit(module, datamodule=data, ckpt_path=work.last_checkpoint(k))
+    trainer.fit(module, datamodule=data, ckpt_path=work.last_checkpoint(k), weights_only=True)
     best = work.checkpoint_dir(k) / "best.ckpt"
     best_epoch = None
     if s.select_best and best.is_file():  # the epoch with the lowest validation NME
-        checkpoint = torch.load(best, map_location="cpu", weights_only=False)
+        checkpoint = torch.load(best, map_location="cpu", weights_only=True)  # tensors and plain data only
         module.load_state_dict(checkpoint["state_dict"])
         best_epoch = int(checkpoint["epoch"])
     device = trainer.strategy.root_device  # this process's device (one GPU per DDP rank)

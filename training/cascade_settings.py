@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from facealign.config import section_fields
+from facealign.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, Range, section_fields
 from facealign.data.augment import AugmentSettings
 from facealign.models.lr_schedules import OptimConfig
 
@@ -51,8 +51,18 @@ class CascadeSettings:
     mlflow: bool = True
     output: str = "models/cascade"
     work_dir: str = "models/cascade_work"
+    test_time_flip: bool = False
     net: dict[str, Any] = field(default_factory=dict)
     augment: AugmentSettings = field(default_factory=AugmentSettings)
+
+    LIMITS: ClassVar[dict[str, Range]] = {
+        "stages": AT_LEAST_ONE, "input_size": AT_LEAST_ONE, "crop_scale": POSITIVE,
+        "box_jitter": NON_NEGATIVE, "param_noise": NON_NEGATIVE, "val_fraction": FRACTION,
+        "loss_vertices": NON_NEGATIVE, "lr": POSITIVE, "weight_decay": NON_NEGATIVE,
+        "momentum": FRACTION, "nan_check_every": AT_LEAST_ONE, "max_epochs": AT_LEAST_ONE,
+        "batch_size": AT_LEAST_ONE, "num_workers": NON_NEGATIVE, "torch_threads": NON_NEGATIVE,
+        "limit_train_batches": POSITIVE, "limit_val_batches": NON_NEGATIVE,
+    }
 
     @classmethod
     def from_section(cls, section: dict[str, Any]) -> CascadeSettings:

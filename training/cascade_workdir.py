@@ -10,7 +10,11 @@ Layout::
     mlflow_run_id             the MLflow run the training logs to
 
 An interrupted run resumes the unfinished stage from ``last.ckpt`` and skips finished
-stages.  A different fingerprint (other settings, data or face model) starts afresh.
+stages.  Resumable work is never deleted implicitly: a different fingerprint (other
+settings, data or face model) sets the old work aside as ``<work_dir>.superseded-<digest>``
+and starts afresh; the set-aside work is restored when its fingerprint comes back, and
+deleted only once the new work has finished its first stage.  A ``work_dir`` that holds
+files but no ``fingerprint.json`` is not a work directory and is refused, never emptied.
 Only the writer (global rank 0) changes files.
 """
 
@@ -28,6 +32,10 @@ import torch
 # settings that change how a run executes, not what it computes: they may differ on resume
 RUNTIME_KEYS = frozenset({"num_workers", "torch_threads", "accelerator", "devices", "strategy",
                           "progress_bar", "mlflow", "output", "work_dir", "cache_pncc", "cache_images"})
+
+
+FINGERPRINT = "fingerprint.json"
+SUPERSEDED = ".superseded-"  # <work_dir><SUPERSEDED><digest>: work of another configuration, set aside
 
 
 def file_md5(path: str | Path) -> str:
@@ -51,15 +59,46 @@ class WorkDir:
         self.root, self.writer = Path(root), writer
         self.fingerprint = json.loads(json.dumps(fingerprint, sort_keys=True, default=str))
 
+    def _fingerprint_of(self, directory: Path) -> dict | None:
+        path = directory / FINGERPRINT
+        try:
+            return json.loads(path.read_text()) if path.is_file() else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
+
+    def superseded(self) -> list[Path]:
+        """Work directories of other fingerprints set aside beside ``root``."""
+        return sorted(self.root.parent.glob(f"{self.root.name}{SUPERSEDED}*"))
+
     def prepare(self) -> bool:
-        """Make the directory ready; returns True when earlier work is resumed."""
-        path = self.root / "fingerprint.json"
-        if path.is_file() and json.loads(path.read_text()) == self.fingerprint:
+        """Make the directory ready; returns True when earlier work is resumed.
+
+        Raises:
+            ValueError: ``root`` holds files but is not a work directory (no fingerprint.json).
+        """
+        if self._fingerprint_of(self.root) == self.fingerprint:
             return any(self.root.glob("stage*"))
-        if self.writer:
-            shutil.rmtree(self.root, ignore_errors=True)
-            self.root.mkdir(parents=True)
-            path.write_text(json.dumps(self.fingerprint, indent=2, sort_keys=True))
+        if self.root.is_dir() and any(self.root.iterdir()) and not (self.root / FINGERPRINT).is_file():
+            raise ValueError(f"cascade.work_dir: {self.root} holds files but no {FINGERPRINT}: it is not "
+                             "a cascade work directory; choose another or remove it yourself")
+        if not self.writer:
+            return False
+        if any(self.root.glob("stage*")):  # resumable work of another configuration: set it aside
+            old = json.dumps(self._fingerprint_of(self.root), sort_keys=True).encode()
+            aside = self.root.with_name(f"{self.root.name}{SUPERSEDED}{hashlib.md5(old).hexdigest()[:12]}")
+            if aside.exists():  # the same configuration set aside before: keep the later work
+                shutil.rmtree(aside)
+            self.root.rename(aside)
+            print(f"train-cascade: the configuration changed; earlier work kept in {aside} until this "
+                  "run finishes its first stage")
+        for aside in self.superseded():
+            if self._fingerprint_of(aside) == self.fingerprint:  # this configuration's earlier work
+                shutil.rmtree(self.root, ignore_errors=True)
+                aside.rename(self.root)
+                return any(self.root.glob("stage*"))
+        shutil.rmtree(self.root, ignore_errors=True)  # at most a fingerprint and a run id: no work
+        self.root.mkdir(parents=True)
+        (self.root / FINGERPRINT).write_text(json.dumps(self.fingerprint, indent=2, sort_keys=True))
         return False
 
     def checkpoint_dir(self, stage: int) -> Path:
@@ -82,11 +121,13 @@ class WorkDir:
         np.save(self.root / f"stage{stage}.estimates.npy", np.asarray(estimates, np.float64))
         (self.root / f"stage{stage}.json").write_text(json.dumps(summary, indent=2))
         shutil.rmtree(self.checkpoint_dir(stage), ignore_errors=True)
+        for aside in self.superseded():  # this work has a finished stage now: drop the old work
+            shutil.rmtree(aside, ignore_errors=True)
 
     def load_stage(self, stage: int) -> tuple[dict[str, torch.Tensor], np.ndarray, dict[str, Any]]:
         """Weights, p_{k+1} estimates (M, P) and summary of finished stage ``stage``."""
         state = torch.load(self.root / f"stage{stage}.pt", map_location="cpu", weights_only=True)
-        estimates = np.load(self.root / f"stage{stage}.estimates.npy")
+        estimates = np.load(self.root / f"stage{stage}.estimates.npy", allow_pickle=False)
         return state, estimates, json.loads((self.root / f"stage{stage}.json").read_text())
 
     @property

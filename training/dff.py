@@ -137,7 +137,7 @@ def train(cfg: dict, callbacks: Sequence[Any] | None = None,
         # numpy's BLAS threads (label rasterisation in the loader) spin-wait after each call and
         # steal the cores torch trains on: one BLAS thread took a 2-core step from 158 to 99 ms
         with threadpool_limits(limits=1, user_api="blas"):
-            trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None)
+            trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None, weights_only=True)
         seconds = time.perf_counter() - start
 
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()

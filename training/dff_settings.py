@@ -11,9 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from facealign.config import ConfigError, section_fields
+from facealign.config import (
+    AT_LEAST_ONE,
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    ConfigError,
+    Range,
+    section_fields,
+)
 from facealign.data.augment import AugmentSettings
 
 CLASS_VECTOR_INITS = ("geometric", "random")
@@ -42,6 +50,8 @@ class DFFNetSettings:
     dim: int = 32
     widths: tuple[int, ...] = (8, 16, 32, 64, 128)
 
+    LIMITS: ClassVar[dict[str, Range]] = {"dim": AT_LEAST_ONE, "widths": AT_LEAST_ONE}
+
     @classmethod
     def from_section(cls, section: Mapping[str, Any] | None) -> DFFNetSettings:
         return _read(cls, section, "dff.net", {"dim": int, "widths": lambda v: tuple(int(w) for w in v)})
@@ -62,6 +72,9 @@ class DFFLossSettings:
     init: str = "geometric"
     init_bandwidth: float = 0.6
     pixels_per_image: int = 256
+
+    LIMITS: ClassVar[dict[str, Range]] = {"scale": POSITIVE, "init_bandwidth": POSITIVE,
+                                          "pixels_per_image": AT_LEAST_ONE}
 
     def __post_init__(self) -> None:
         if self.init not in CLASS_VECTOR_INITS:
@@ -111,6 +124,12 @@ class DFFTrainSettings:
     checkpoint_dir: str = "checkpoints/dff"
     seed: int = 5
     augment: AugmentSettings = field(default_factory=AugmentSettings.off)
+
+    LIMITS: ClassVar[dict[str, Range]] = {
+        "batch_size": AT_LEAST_ONE, "max_epochs": AT_LEAST_ONE, "lr": POSITIVE, "weight_decay": NON_NEGATIVE,
+        "warmup_fraction": FRACTION, "val_fraction": FRACTION, "color_jitter": NON_NEGATIVE,
+        "num_workers": NON_NEGATIVE, "max_minutes": POSITIVE,
+    }
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any] | None) -> DFFTrainSettings:
@@ -162,3 +181,37 @@ class DFFSettings:
         """``synthesize`` (``cfg["synthesize"]``) laid over with :attr:`data`, as
         ``facealign synthesize --profile dff`` renders the DFF training views."""
         return {**synthesize, **self.data}
+
+
+SEGMENT_METRICS = ("graph", "euclidean")
+
+
+@dataclass(frozen=True)
+class SegmentSettings:
+    """The ``segment`` section: the random CVT segmentations of the mean mesh whose patches
+    label DFF's training pixels (:func:`facegeom.mesh_segmentation.random_segmentations`).
+
+    Attributes:
+        n_segmentations: S segmentations; n_patches: P patches each.
+        lloyd_iterations: Lloyd relaxation steps; metric: ``graph`` | ``euclidean``.
+        seed: the random seed; output: the ``.npz`` written.
+    """
+
+    n_segmentations: int = 16
+    n_patches: int = 128
+    lloyd_iterations: int = 10
+    metric: str = "graph"
+    seed: int = 2
+    output: str = "models/segmentations.npz"
+
+    LIMITS: ClassVar[dict[str, Range]] = {"n_segmentations": AT_LEAST_ONE, "n_patches": AT_LEAST_ONE,
+                                          "lloyd_iterations": NON_NEGATIVE}
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any] | None) -> SegmentSettings:
+        """From ``cfg["segment"]``; a wrong key, type or range is a :class:`ConfigError` naming it."""
+        settings = _read(cls, section, "segment", {})
+        if settings.metric not in SEGMENT_METRICS:
+            known = ", ".join(SEGMENT_METRICS)
+            raise ConfigError(f"segment.metric: {settings.metric!r} is not one of {known}")
+        return settings

@@ -48,6 +48,7 @@ class Aligner(Protocol):
     """The inference interface shared by the mean-shape baseline, the cascade and DFF-SDM."""
 
     name: str
+    content_hash: str | None  # aligner_hash of the directory it was loaded from; None in memory
 
     def align(self, images: list[np.ndarray], boxes: np.ndarray) -> list[Alignment]:
         """Align one face per image.

@@ -49,6 +49,7 @@ class CascadeAligner:
     """
 
     name = "cascade"
+    content_hash: str | None = None  # of the directory it was loaded from (aligners.loading)
 
     def __init__(self, bundle: CascadeBundle, device: str | torch.device | None = None,
                  nets: list[Runner] | None = None) -> None:

@@ -5,12 +5,13 @@ It is the first row of every comparison: any trained aligner must beat it.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 from facealign.aligners.base import Alignment
-from facealign.manifest import write_manifest
+from facealign.manifest import read_file, write_manifest
 from facegeom.morphable_model import MorphableModel
 
 
@@ -22,6 +23,7 @@ class MeanShapeAligner:
     """
 
     name = "mean-shape"
+    content_hash: str | None = None  # of the directory it was loaded from (aligners.loading)
 
     def __init__(self, model: MorphableModel) -> None:
         mean_lm = model.mean[model.landmarks]
@@ -66,6 +68,20 @@ def save_mean_shape_aligner(model: MorphableModel, directory: str | Path) -> Pat
     return directory
 
 
+def copy_mean_shape_aligner(face_model_path: str | Path, directory: str | Path) -> Path:
+    """The baseline of the face model file ``face_model_path`` as an aligner directory: the
+    file copied byte for byte (so the directory's content hash is a function of the file,
+    unlike a re-saved ``.npz`` that records the time of writing) beside ``aligner.json``."""
+    source = Path(face_model_path)
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: face model not found (run `dvc repro build_face_model`)")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, directory / "face_model.npz")
+    write_manifest(directory, {"family": "mean_shape"})
+    return directory
+
+
 def load_mean_shape_aligner(directory: str | Path) -> MeanShapeAligner:
     """Inverse of :func:`save_mean_shape_aligner`."""
-    return MeanShapeAligner(MorphableModel.load(Path(directory) / "face_model.npz"))
+    return MeanShapeAligner(read_file(Path(directory) / "face_model.npz", MorphableModel.load, "face model"))

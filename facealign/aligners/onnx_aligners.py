@@ -26,7 +26,7 @@ import torch
 
 from facealign.aligners.cascade import CascadeAligner
 from facealign.aligners.sdm import EXTRACTOR_DIR
-from facealign.manifest import is_aligner_dir, read_manifest, write_manifest
+from facealign.manifest import is_aligner_dir, read_file, read_manifest, write_manifest
 from facealign.models.cascade_bundle import CascadeBundle, load_bundle
 from facealign.models.dff_onnx import export_dff_extractor
 from facealign.models.fused_net import fold_batch_norm
@@ -96,9 +96,11 @@ def load_cascade_onnx(path: str | Path, threads: int | None = None) -> CascadeAl
     if len(manifest["weights"]) != k:
         raise ValueError(f"{path / 'aligner.json'}: field 'weights' names {len(manifest['weights'])} "
                          f"models for {k} stages")
-    stats = load_stats(path / manifest["stats"], ["params", *[f"delta{i}" for i in range(k)]])
+    names = ["params", *[f"delta{i}" for i in range(k)]]
+    stats = read_file(path / manifest["stats"], lambda p: load_stats(p, names), "cascade statistics")
     bundle = CascadeBundle(
-        model=MorphableModel.load(path / manifest["face_model"]), net=manifest["net"],
+        model=read_file(path / manifest["face_model"], MorphableModel.load, "face model"),
+        net=manifest["net"],
         input_size=int(manifest["input_size"]), crop_scale=float(manifest["crop_scale"]),
         crop_shift=float(manifest["crop_shift"]), param_stats=stats["params"],
         delta_stats=[stats[f"delta{i}"] for i in range(k)], weights=[],

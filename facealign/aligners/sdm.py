@@ -26,7 +26,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from facealign.aligners.base import Alignment
-from facealign.manifest import read_manifest, write_manifest
+from facealign.manifest import read_file, read_manifest, write_manifest
 from facealign.sdm.crops import boxes_to_crop, crop_faces
 from facealign.sdm.descriptors import Descriptor, DFFDescriptor, SIFTDescriptor
 from facealign.sdm.regression import Cascade
@@ -49,6 +49,8 @@ class SDMAligner:
         cascade: the learned descent maps.
         crop_scale: crop side / longer side of the face box.
     """
+
+    content_hash: str | None = None  # of the directory it was loaded from (aligners.loading)
 
     def __init__(self, model: MorphableModel, geometry: SDMGeometry, descriptor: Descriptor,
                  cascade: Cascade, crop_scale: float) -> None:
@@ -190,9 +192,9 @@ def load_sdm_aligner(path: str | Path) -> SDMAligner:
     manifest = read_manifest(path, ("dff_sdm", "sift_sdm", "dff_sdm_onnx"),
                              required=("descriptor", "settings", "landmark_vertices"))
     settings = SDMSettings.from_section(manifest["settings"])
-    model = MorphableModel.load(path / "face_model.npz")
+    model = read_file(path / "face_model.npz", MorphableModel.load, "face model")
     vertex_ids = np.asarray(manifest["landmark_vertices"], np.int64)
-    cascade = Cascade.load(path / "cascade.npz")
+    cascade = read_file(path / "cascade.npz", Cascade.load, "SDM cascade")
     descriptor = make_descriptor(manifest["descriptor"], settings, path / EXTRACTOR_DIR,
                                  manifest.get("runtime", "torch"))
     geometry = build_geometry(model, vertex_ids, settings)

@@ -20,11 +20,13 @@ import multiprocessing as mp
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
+from facealign.config import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Range, section_fields
 from facealign.data import readers
 from facealign.data.appearance import region_weights, sample_appearance
 from facealign.data.appearance_settings import AppearanceSettings
@@ -56,7 +58,10 @@ class SynthesisConfig:
     appearance: AppearanceSettings = field(default_factory=AppearanceSettings)
 
     # keys of the synthesize section read by ``facealign synthesize`` itself, not held here
-    SECTION_EXTRAS = ("n_train", "n_test", "workers")
+    SECTION_EXTRAS: ClassVar[dict[str, type]] = {"n_train": int, "n_test": int, "workers": int}
+    LIMITS: ClassVar[dict[str, Range]] = {"image_size": AT_LEAST_ONE, "face_scale": POSITIVE,
+                                          "jitter": NON_NEGATIVE, "expression_scale": NON_NEGATIVE,
+                                          "jpeg_quality": Range(1, 100)}
 
     @classmethod
     def from_section(cls, section: dict) -> SynthesisConfig:
@@ -65,8 +70,6 @@ class SynthesisConfig:
         Keys in :attr:`SECTION_EXTRAS` are accepted and ignored; any other unknown key is a
         :class:`facealign.config.ConfigError` naming it.
         """
-        from facealign.config import section_fields
-
         known = section_fields(cls, section, "synthesize", extra=cls.SECTION_EXTRAS)
         for key in ("face_scale", "one_sided_expressions"):
             if key in known:

@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 
+from facealign.manifest import read_file, write_manifest
 from facealign.manifest import read_manifest as read_aligner_manifest
-from facealign.manifest import write_manifest
 from facealign.models.cascade_net import CascadeNet, NetConfig
 from facealign.models.param_stats import ZScore, load_stats, save_stats
 from facegeom.morphable_model import MorphableModel
@@ -102,22 +102,29 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
         hint="; train one with `facealign train-cascade` or `dvc repro train_cascade`")
 
 
+def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A stage's weights: tensors only (``weights_only=True``: nothing else is unpickled)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError("not a state dict of tensors")
+    return state
+
+
 def load_bundle(directory: str | Path) -> CascadeBundle:
-    """Read an aligner directory written by :func:`save_bundle`."""
+    """Read an aligner directory written by :func:`save_bundle`; a missing, damaged or
+    tampered file is an :class:`~facealign.manifest.AlignerFileError` naming it."""
     directory = Path(directory)
     manifest = read_manifest(directory)
     k = int(manifest["stages"])
-    stats = load_stats(directory / manifest["stats"], ["params", *[f"delta{i}" for i in range(k)]])
-    weights = []
-    for name in manifest["weights"]:
-        path = directory / name
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: stage weights missing")
-        weights.append(torch.load(path, map_location="cpu", weights_only=True))
+    names = ["params", *[f"delta{i}" for i in range(k)]]
+    stats = read_file(directory / manifest["stats"], lambda p: load_stats(p, names),
+                      "normalisation statistics")
+    weights = [read_file(directory / name, _load_state_dict, "stage weights") for name in manifest["weights"]]
     known = {"family", "format", "stages", "input_size", "crop_scale", "crop_shift", "net", "weights",
              "stats", "face_model"}
     return CascadeBundle(
-        model=MorphableModel.load(directory / manifest["face_model"]), net=manifest["net"],
+        model=read_file(directory / manifest["face_model"], MorphableModel.load, "face model"),
+        net=manifest["net"],
         input_size=int(manifest["input_size"]), crop_scale=float(manifest["crop_scale"]),
         crop_shift=float(manifest["crop_shift"]), param_stats=stats["params"],
         delta_stats=[stats[f"delta{i}"] for i in range(k)], weights=weights,

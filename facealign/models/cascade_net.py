@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from facealign.config import section_fields
+from facealign.config import AT_LEAST_ONE, FRACTION, Range, section_fields
 
 LAYER_TYPES = ("conv", "local")
 
@@ -97,6 +97,9 @@ class NetConfig:
     pool_kernel: int = 2
     pool_stride: int = 2
     stacked_input: bool = False
+
+    LIMITS: ClassVar[dict[str, Range]] = {"feature_dim": AT_LEAST_ONE, "dropout": FRACTION,
+                                          "pool_kernel": AT_LEAST_ONE, "pool_stride": AT_LEAST_ONE}
 
     @classmethod
     def from_section(cls, section: dict[str, Any]) -> NetConfig:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from facealign.manifest import read_file
 from facealign.models.dff_unet import DFFUNet, normalize_images
 from faceio.atomic import atomic_path
 
@@ -73,7 +74,8 @@ class DFFExtractor:
         if not weights_path.is_file():
             raise FileNotFoundError(f"{weights_path}: DFF weights not found")
         net = DFFUNet(dim=int(manifest["dim"]), widths=manifest["widths"])
-        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        state = read_file(weights_path, lambda p: torch.load(p, map_location="cpu", weights_only=True),
+                          "DFF weights")
         try:
             net.load_state_dict(state)
         except RuntimeError as exc:

@@ -7,6 +7,12 @@ from ``paths.face_model``).  A candidate counts only when its metrics file
 a directory whose content hash is already registered is not logged again.  A new version
 also gets the real-face tags (``real_nme_*``, ``real_data_hash``) when
 ``<paths.metrics>/real_<name>.json`` holds a real measurement (``facealign evaluate-real``).
+
+A metrics file describes the aligner it measured by its ``aligner_hash`` (the content hash
+of the directory, :func:`facealign.manifest.aligner_hash`).  A candidate whose directory's
+hash differs from its ``<name>.json``'s (or from a real measurement's ``real_<name>.json``),
+or whose file records none, is refused: status ``refused: ...`` naming both, and it is
+neither registered nor compared, so a retrained model can never borrow its predecessor's NME.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from facealign.manifest import is_aligner_dir
-from facealign.registry.register import aligner_hash, find_version, log_and_register, measured_real
+from facealign.evaluation import HASH_KEY
+from facealign.manifest import aligner_hash, is_aligner_dir
+from facealign.registry.register import find_version, log_and_register, measured_real
 
 
 @dataclass(frozen=True)
@@ -41,22 +48,40 @@ def load_real_metrics(metrics_dir: str | Path, name: str) -> dict | None:
     return metrics if measured_real(metrics) else None
 
 
+def mismatch(metrics: dict, metrics_file: Path, directory: Path, digest: str) -> str | None:
+    """Why ``metrics`` (read from ``metrics_file``) does not describe ``directory`` (content
+    hash ``digest``), or None when its ``aligner_hash`` is ``digest``."""
+    recorded = metrics.get(HASH_KEY)
+    if recorded == digest:
+        return None
+    if not recorded:
+        return (f"refused: {metrics_file} records no {HASH_KEY}, so it may describe another model "
+                f"than {directory}; re-run its evaluation (`dvc repro`)")
+    return (f"refused: {metrics_file} measured aligner {recorded}, but {directory} is now {digest}; "
+            f"re-run its evaluation (`dvc repro`)")
+
+
 def _register(client: Any, cfg: dict, name: str, directory: Path, metrics_file: Path,
               test_hash: str) -> Candidate:
+    digest = aligner_hash(directory)
+    metrics = json.loads(metrics_file.read_text())
     real = load_real_metrics(metrics_file.parent, name)
+    why = mismatch(metrics, metrics_file, directory, digest)
+    if why is None and real is not None:
+        why = mismatch(real, metrics_file.with_name(f"real_{name}.json"), directory, digest)
+    if why is not None:
+        return Candidate(name, None, why)
     real_hash = None if real is None else str(real["real_data_hash"])
-    existing = find_version(client, cfg["registry"]["name"], aligner_hash(directory))
+    existing = find_version(client, cfg["registry"]["name"], digest)
     if existing is not None:
         return Candidate(name, str(existing.version), "already registered", real_hash)
-    metrics = json.loads(metrics_file.read_text())
     version = log_and_register(directory, metrics, cfg, test_data_hash=test_hash, real_metrics=real)
     return Candidate(name, version, "registered", real_hash)
 
 
 def register_candidates(client: Any, cfg: dict, test_hash: str) -> list[Candidate]:
     """Register every configured candidate that has metrics; one :class:`Candidate` each."""
-    from facealign.aligners.mean_shape import save_mean_shape_aligner
-    from facegeom.morphable_model import MorphableModel
+    from facealign.aligners.mean_shape import copy_mean_shape_aligner
 
     out = []
     metrics_dir = Path(cfg["paths"]["metrics"])
@@ -71,7 +96,7 @@ def register_candidates(client: Any, cfg: dict, test_hash: str) -> list[Candidat
                 out.append(Candidate(name, None, f"skipped: {model_path} not found"))
                 continue
             with tempfile.TemporaryDirectory(prefix="facealign-baseline-") as tmp:
-                directory = save_mean_shape_aligner(MorphableModel.load(model_path), Path(tmp) / name)
+                directory = copy_mean_shape_aligner(model_path, Path(tmp) / name)
                 out.append(_register(client, cfg, name, directory, metrics_file, test_hash))
             continue
         directory = Path(spec)

@@ -67,5 +67,44 @@ def resolve(spec: str, client: Any = None) -> ModelRef:
         from mlflow import MlflowClient
 
         client = MlflowClient()
-    mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
+    mv = _lookup(client, spec, name, alias, version)
     return ModelRef(spec, name, alias, str(mv.version), dict(mv.tags))
+
+
+class ModelNotFoundError(ValueError):
+    """A ``models:/`` URI whose model, alias or version the registry does not hold; the
+    message is one line naming it and the registry."""
+
+
+def store_uri(client: Any = None) -> str:
+    """The registry URI ``client`` (default: MLflow's configured one) talks to, for messages."""
+    uri = getattr(client, "_registry_uri", None)  # MlflowClient keeps it; no public accessor
+    if uri:
+        return str(uri)
+    import mlflow
+
+    return str(mlflow.get_registry_uri())
+
+
+def _lookup(client: Any, spec: str, name: str, alias: str | None, version: str | None) -> Any:
+    """The model version ``spec`` names; :class:`ModelNotFoundError` when there is none."""
+    from mlflow.exceptions import MlflowException
+
+    where = f"registry {store_uri(client)}"
+    try:
+        if alias:
+            return client.get_model_version_by_alias(name, alias)
+        return client.get_model_version(name, version)
+    except MlflowException:
+        pass  # which part is missing (sqlite and REST stores report it differently): ask below
+    try:
+        model = client.get_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        raise ModelNotFoundError(f"{spec}: no registered model {name!r} in the {where}") from None
+    if alias:
+        known = ", ".join(sorted(model.aliases)) or "none"
+        raise ModelNotFoundError(f"{spec}: model {name!r} has no alias {alias!r} in the {where} "
+                                 f"(aliases: {known})")
+    raise ModelNotFoundError(f"{spec}: model {name!r} has no version {version} in the {where}")

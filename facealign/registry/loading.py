@@ -36,15 +36,9 @@ def aligner_directory(spec: str, download_to: str | Path) -> Path:
     if str(spec) == "mean-shape":
         raise ValueError("mean-shape is built from the face model and has no saved directory")
     if str(spec).startswith(URI_PREFIXES):
-        import mlflow.artifacts
+        from facealign.registry.pyfunc import download_aligner
 
-        from facealign.registry.pyfunc import ARTIFACT_KEY
-
-        root = Path(mlflow.artifacts.download_artifacts(artifact_uri=str(spec), dst_path=str(download_to)))
-        path = root / "artifacts" / ARTIFACT_KEY
-        if not is_aligner_dir(path):
-            raise ValueError(f"{spec}: not a facealign model (no artifacts/{ARTIFACT_KEY}/aligner.json)")
-        return path
+        return download_aligner(str(spec), download_to)
     path = Path(spec)
     if path.is_file() and is_aligner_dir(path.parent):
         return path.parent

@@ -1,11 +1,10 @@
 """Log a saved aligner directory as an MLflow model and register it as ``face-alignment``.
 
-The logged model is self-contained: the aligner directory (weights, morphable model,
-normalisation statistics, ``aligner.json``) is its artifact ``aligner``; the
-``facealign``, ``facegeom``, ``faceeval`` and ``faceio`` sources travel as ``code_paths`` (so it loads
-where the training checkout is absent, given the pinned ``pip_requirements``); it has a
-signature and an input example.  Requirements are given explicitly, which skips MLflow's
-slow inference of them.
+The logged model carries data only: the aligner directory (weights, morphable model,
+normalisation statistics, ``aligner.json``) is its ``data/aligner``, read by the installed
+package's code (:mod:`facealign.registry.pyfunc` is its ``loader_module``; ``facealign`` is
+among the pinned ``pip_requirements``); it has a signature and an input example.
+Requirements are given explicitly, which skips MLflow's slow inference of them.
 
 Each version is tagged with the family, ``nme_mean`` and the three bin NMEs (percent),
 the DVC hash of the test set they were measured on, the git commit, the source run and
@@ -18,7 +17,6 @@ version also carries ``real_nme_mean``, ``real_nme_0_30``, ``real_nme_30_60``,
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.metadata
 import io
 import shutil
@@ -28,12 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from facealign.manifest import read_manifest
+from facealign.manifest import aligner_hash, read_manifest
 
-MODEL_FILE = Path(__file__).with_name("_mlflow_model.py")
-CODE_PACKAGES = ("facealign", "facegeom", "faceeval", "faceio")
-REQUIREMENTS = ("mlflow", "numpy", "scipy", "pandas", "torch", "opencv-python-headless", "pillow",
-                "pyyaml", "numba", "tqdm")
+REQUIREMENTS = ("facealign", "mlflow", "numpy", "scipy", "pandas", "torch", "opencv-python-headless",
+                "pillow", "pyyaml", "numba", "tqdm")
 NME_KEYS = ("nme_mean", "nme_0_30", "nme_30_60", "nme_60_90")
 REAL_PREFIX = "real_"  # tag / metric prefix of the real-face figures
 
@@ -52,16 +48,6 @@ def measured_real(real_metrics: dict | None) -> bool:
     return int(real_metrics.get("n_images") or 0) > 0 and bool(real_metrics.get("real_data_hash"))
 
 
-def aligner_hash(directory: str | Path) -> str:
-    """md5 of the directory's relative file names and contents (stable across clones)."""
-    directory = Path(directory)
-    digest = hashlib.md5()
-    for file in sorted(p for p in directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(str(file.relative_to(directory)).encode())
-        digest.update(file.read_bytes())
-    return digest.hexdigest()
-
-
 def pip_requirements(names: tuple[str, ...] = REQUIREMENTS) -> list[str]:
     """``name==version`` of the installed packages (local labels such as ``+cpu`` dropped)."""
     out = []
@@ -71,19 +57,6 @@ def pip_requirements(names: tuple[str, ...] = REQUIREMENTS) -> list[str]:
         except importlib.metadata.PackageNotFoundError:
             out.append(name)
     return out
-
-
-def _stage_code(tmp: Path) -> list[str]:
-    """Clean copies (no ``__pycache__``) of the packages the model needs; their paths."""
-    import importlib
-
-    paths = []
-    for name in CODE_PACKAGES:
-        src = Path(importlib.import_module(name).__file__).parent
-        dst = tmp / name
-        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        paths.append(str(dst))
-    return paths
 
 
 def example_input() -> Any:
@@ -112,13 +85,14 @@ def log_aligner_model(aligner_dir: str | Path, name: str = "model") -> Any:
     """Log ``aligner_dir`` as a pyfunc model into the active run; returns MLflow's ModelInfo."""
     import mlflow.pyfunc
 
-    with tempfile.TemporaryDirectory(prefix="facealign-code-") as tmp:
-        staged = Path(tmp) / "aligner"  # the artifact is always artifacts/aligner/
+    from facealign.registry.pyfunc import DATA_NAME, LOADER_MODULE
+
+    with tempfile.TemporaryDirectory(prefix="facealign-model-") as tmp:
+        staged = Path(tmp) / DATA_NAME  # the model's data is always data/aligner/
         shutil.copytree(aligner_dir, staged, ignore=shutil.ignore_patterns("__pycache__"))
         return mlflow.pyfunc.log_model(
-            name=name, python_model=str(MODEL_FILE), artifacts={"aligner": str(staged)},
-            code_paths=_stage_code(Path(tmp) / "code"), pip_requirements=pip_requirements(),
-            signature=signature(), input_example=example_input(),
+            name=name, loader_module=LOADER_MODULE, data_path=str(staged),
+            pip_requirements=pip_requirements(), signature=signature(), input_example=example_input(),
         )
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from facealign.config import section_fields
+from facealign.config import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Range, section_fields
 from facealign.data.augment import AugmentSettings
 
 DESCRIPTORS = ("dff", "sift")
@@ -68,6 +68,15 @@ class SDMSettings:
     seed: int = 6
     evaluate_test: bool = False
     augment: AugmentSettings = field(default_factory=AugmentSettings.off)
+
+    LIMITS: ClassVar[dict[str, Range]] = {
+        "n_landmarks": AT_LEAST_ONE, "iterations": AT_LEAST_ONE, "n_id": NON_NEGATIVE, "n_exp": NON_NEGATIVE,
+        "shape_noise": NON_NEGATIVE, "crop_scale": POSITIVE, "visibility_scale": POSITIVE,
+        "ridge": NON_NEGATIVE, "cv_folds": NON_NEGATIVE, "train_images": NON_NEGATIVE,
+        "validation_images": NON_NEGATIVE, "inits_per_image": AT_LEAST_ONE, "perturb_scale": NON_NEGATIVE,
+        "perturb_shift": NON_NEGATIVE, "perturb_angle_deg": NON_NEGATIVE, "sift_image_size": AT_LEAST_ONE,
+        "sift_patch": POSITIVE, "dff_batch_size": AT_LEAST_ONE,
+    }
 
     def __post_init__(self) -> None:
         checks = {

@@ -11,9 +11,12 @@ import yaml
 from tiny_faces import mean_shape_dir, write_test_folder
 
 from commands.cli import main
+from facealign.manifest import aligner_hash
+from faceeval.protocols import PROTOCOL_KEYS
 
 CONTRACT = {"nme_0_30", "nme_30_60", "nme_60_90", "nme_mean", "nme_std", "nme_sample_mean",
-            "n_images", "n_0_30", "n_30_60", "n_60_90"}
+            "n_images", "n_0_30", "n_30_60", "n_60_90", *PROTOCOL_KEYS, "visibility"}
+CED_FILES = ("_ced.csv", "_ced21.csv", "_ced_inner.csv", "_ced.png", "_overlays.png")
 
 
 def _params(root: Path, real_data: list[str], candidates: dict[str, str]) -> Path:
@@ -46,11 +49,12 @@ def test_every_candidate_is_scored_on_the_union_of_the_folders(real_folders: lis
     metrics = {n: json.loads((tmp_path / "metrics" / f"real_{n}.json").read_text())
                for n in ("good", "poor", "absent")}
     for name in ("good", "poor"):
-        assert set(metrics[name]) == CONTRACT | {"real_data", "real_data_hash"}
+        assert set(metrics[name]) == CONTRACT | {"real_data", "real_data_hash", "aligner_hash"}
+        assert metrics[name]["aligner_hash"] == aligner_hash(tmp_path / "models" / name)
         assert metrics[name]["n_images"] == 9  # 6 + 3: the missing folder is left out
         assert metrics[name]["real_data"] == [str(f) for f in real_folders]
         assert metrics[name]["real_data_hash"] == folders_hash(real_folders)
-        for suffix in ("_ced.csv", "_ced.png", "_overlays.png"):
+        for suffix in CED_FILES:
             assert (tmp_path / "metrics" / f"real_{name}{suffix}").stat().st_size > 100
     assert metrics["good"]["nme_mean"] < metrics["poor"]["nme_mean"]
     assert metrics["absent"]["n_images"] == 0 and "models/absent" in metrics["absent"]["skipped"]
@@ -66,7 +70,7 @@ def test_no_existing_folder_writes_skipped_records_and_succeeds(tmp_path: Path) 
     record = json.loads((tmp_path / "metrics" / "real_good.json").read_text())
     assert set(record) == {"skipped", "n_images"} and record["n_images"] == 0
     assert all(path in record["skipped"] for path in missing)
-    for suffix in ("_ced.csv", "_ced.png", "_overlays.png"):  # the stage's declared outputs exist
+    for suffix in CED_FILES:  # the stage's declared outputs exist
         assert (tmp_path / "metrics" / f"real_good{suffix}").is_file()
 
 

@@ -79,3 +79,60 @@ def test_section_fields_names_the_unknown_key_the_section_and_the_known_keys() -
         section_fields(_Settings, {"a": 1, "lr": 1, "b": 2}, "train")
     with pytest.raises(ValueError, match="train: expected a mapping"):
         section_fields(_Settings, [1, 2], "train")  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class _Typed:
+    LIMITS = {}  # replaced below: a plain class attribute, not a field
+    epochs: int | list[int] = 3
+    lr: float = 0.1
+    fraction: float = 0.5
+    size: tuple[int, int] = (1, 2)
+    name: str = "x"
+    on: bool = True
+    minutes: float | None = None
+    knobs: dict = None  # type: ignore[assignment]
+
+
+def _limits() -> dict:
+    from facealign.config import AT_LEAST_ONE, FRACTION, POSITIVE
+
+    return {"epochs": AT_LEAST_ONE, "lr": POSITIVE, "fraction": FRACTION, "size": AT_LEAST_ONE}
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"lr": "abc"}, "train.lr: 'abc' is not a number"),
+    ({"epochs": 2.5}, "train.epochs: 2.5 is not an integer or a list of integers"),
+    ({"epochs": True}, "train.epochs: True is not an integer or a list of integers"),
+    ({"size": [1, 2, 3]}, "train.size: [1, 2, 3] is not a list of 2 integers"),
+    ({"name": 3}, "train.name: 3 is not a string"),
+    ({"on": "yes please"}, "train.on: 'yes please' is not true or false"),
+    ({"minutes": "soon"}, "train.minutes: 'soon' is not a number (or null)"),
+    ({"knobs": [1]}, "train.knobs: [1] is not a mapping"),
+    ({"epochs": -1}, "train.epochs: -1 is not >= 1"),
+    ({"epochs": [3, 0]}, r"train.epochs[1]: 0 is not >= 1"),
+    ({"lr": 0}, "train.lr: 0 is not > 0"),
+    ({"fraction": 1.5}, "train.fraction: 1.5 is not in [0, 1]"),
+])
+def test_section_fields_refuses_a_value_of_the_wrong_type_or_range_naming_the_parameter(
+        monkeypatch: pytest.MonkeyPatch, values: dict, message: str) -> None:
+    monkeypatch.setattr(_Typed, "LIMITS", _limits())
+    with pytest.raises(ConfigError) as exc:
+        section_fields(_Typed, values, "train")
+    assert str(exc.value) == message
+
+
+def test_section_fields_accepts_what_the_annotations_allow(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_Typed, "LIMITS", _limits())
+    ok = {"epochs": [3, 4], "lr": 2, "fraction": 0, "size": [3, 4], "name": "y", "on": False,
+          "minutes": None, "knobs": {"a": 1}}
+    assert section_fields(_Typed, ok, "train") == ok
+
+
+def test_a_set_type_error_names_the_key_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from commands.cli import main
+
+    code = main(["train-dff", "--params", str(REPO / "params.yaml"), "--set", "dff.train.lr=abc"])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "facealign train-dff: error: dff.train.lr: 'abc' is not a number"

@@ -14,6 +14,7 @@ from facealign.matching import (
     correspondence,
     dff_match,
     evaluate_matching,
+    match_pair,
     render_view_pair,
     sample_yaws,
     score,
@@ -21,6 +22,7 @@ from facealign.matching import (
     summarize,
 )
 from facealign.matching_plot import save_correspondence_figure
+from facealign.matching_scores import dense_counts, hidden_counts, summarize_dense, summarize_hidden
 from facealign.models.dff_extractor import save_dff_extractor
 from facealign.models.dff_unet import DFFUNet
 from facegeom.morphable_model import MorphableModel
@@ -28,7 +30,8 @@ from facegeom.rasterize import interpolate, rasterize
 
 CFG = {"n_pairs": 1, "bins_deg": {"small": [0, 30], "large": [60, 90]}, "yaw_max_deg": 90,
        "pitch_max_deg": 10, "roll_max_deg": 10, "face_scale": [0.6, 0.7], "max_angle_deg": 30,
-       "sift_ratio": 1.3, "tolerance_frac": 0.05, "grid_stride": 4, "search": "face", "seed": 0}
+       "sift_ratio": 1.3, "tolerance_frac": 0.05, "grid_stride": 4, "search": "face",
+       "dense_max_angle_deg": 12, "dense_stride": 2, "seed": 0}
 
 
 @pytest.fixture(scope="module")
@@ -130,8 +133,6 @@ def test_perfect_descriptors_score_near_perfect_precision_on_rendered_pairs(mode
     pair = render_view_pair(model, np.random.default_rng(4), 96, -20.0, 30.0)
     assert pair.images.shape == (2, 96, 96, 3)
     assert np.isfinite(pair.corr[..., 0]).sum() > 500
-    from facealign.matching import match_pair
-
     counts = match_pair(pair, oracle_describe(pair, model), CFG)
     assert counts["dff"]["matches"] > 30
     assert counts["dff"]["correct"] >= 0.9 * counts["dff"]["matches"]
@@ -148,6 +149,12 @@ def test_evaluation_reports_every_method_per_bin_and_draws_the_pairs(model, tmp_
     for method in ("dff", "dff_at_sift", "sift"):
         assert set(metrics[method]) == {"small", "large"}
         assert all(0 <= v["precision"] <= 1 for v in metrics[method].values())
+        assert all(0 <= v["hidden_rejection_rate"] <= 1 for v in metrics[method].values())
+        large = metrics[method]["large"]
+        assert large["hidden"] == large["hidden_matched"] + large["hidden_rejected"] > 0
+    assert set(metrics["dff_dense"]["large"]) == {"threshold_deg", "precision", "coverage",
+                                                  "coverage_visible", "hidden_kept_rate"}
+    assert set(metrics["dff_rejects_hidden_more_than_sift"]) == {"small", "large"}
     assert [name for name, _, _ in examples] == ["small", "large"]
     out = save_correspondence_figure(examples, model, tmp_path / "pair.png", 30.0)
     assert out.stat().st_size > 1000
@@ -160,6 +167,56 @@ def test_the_command_writes_metrics_and_figure(tiny_model_path, tmp_path):
                  "--set", f"paths.face_model={tiny_model_path}", "--set", "matching.n_pairs=1"])
     assert code == 0
     metrics = json.loads((tmp_path / "m" / "matching.json").read_text())
-    assert {"dff", "sift", "bins_deg"} <= set(metrics)
+    assert {"dff", "sift", "dff_dense", "dff_rejects_hidden_more_than_sift", "bins_deg"} <= set(metrics)
     assert set(metrics["dff"]) == {"small", "medium", "large"}
     assert (tmp_path / "m" / "matching_pair.png").is_file()
+
+
+def test_hidden_counts_split_occluded_queries_into_matched_and_rejected():
+    corr = np.full((10, 10, 2), np.nan)
+    corr[2:8, 2:5] = 1.0  # visible in B: columns 2-4 of A's face
+    mask_a = np.zeros((10, 10), bool)
+    mask_a[2:8, 2:8] = True  # A's face: columns 5-7 hidden in B
+    queried = np.array([[3, 3], [6, 3], [6, 4], [7, 7], [0, 0]], float)  # visible, 3 hidden, background
+    kept = queried[[0, 1]]  # matched the visible one and one hidden one
+    counts = hidden_counts(corr, mask_a, queried, kept)
+    assert counts == {"hidden": 3, "hidden_matched": 1, "hidden_rejected": 2}
+    assert summarize_hidden([{"hidden": 3, "hidden_matched": 1, "hidden_rejected": 2},
+                             {"hidden": 1, "hidden_matched": 0, "hidden_rejected": 1}]) == {
+        "hidden": 2.0, "hidden_matched": 0.5, "hidden_rejected": 1.5, "hidden_rejection_rate": 0.75}
+
+
+def test_dense_matching_keeps_small_angles_and_scores_precision_and_coverage():
+    rng = np.random.default_rng(6)
+    desc_a = unit_noise(rng, (32, 8, 8))
+    desc_b = desc_a.copy()  # B = A pixel for pixel ...
+    desc_b[:, :, 4:] = unit_noise(rng, (32, 8, 4))  # ... except its right half, unrelated
+    corr = np.stack(np.meshgrid(np.arange(8.0), np.arange(8.0)), axis=-1)  # identity positions
+    corr[:, 6:] = np.nan  # columns 6-7 of A are hidden in B
+    mask_a = np.ones((8, 8), bool)
+    counts = dense_counts(desc_a, desc_b, corr, mask_a, max_angle_deg=12, tolerance_px=0.5)
+    # kept: the 32 pixels of the left half (angle 0); the right half is ~90 degrees off
+    assert counts == {"pixels": 64, "kept": 32, "visible": 48, "kept_visible": 32, "correct": 32,
+                      "kept_hidden": 0}
+    assert summarize_dense([counts], 12.0) == {"threshold_deg": 12.0, "precision": 1.0, "coverage": 0.5,
+                                               "coverage_visible": 0.6667, "hidden_kept_rate": 0.0}
+
+
+def test_on_a_rendered_pair_perfect_descriptors_reject_the_points_hidden_in_view_b(model):
+    """A 0 -> 80 degree turn hides the far cheek of view A in view B (the rasteriser knows which
+    pixels): descriptors of the true surface point find nothing close there and reject them."""
+    pair = render_view_pair(model, np.random.default_rng(8), 96, 0.0, 80.0)
+    mask_a = pair.rasters[0].mask
+    hidden = mask_a & ~np.isfinite(pair.corr[..., 0])
+    assert hidden.sum() > 200  # the known hidden set: a good part of the face
+    desc = oracle_describe(pair, model)
+    counts = match_pair(pair, desc, {**CFG, "max_angle_deg": 12})
+    grid = hidden[2::4, 2::4].sum()  # the DFF grid queries (stride 4) that are hidden
+    assert counts["dff"]["hidden"] == grid
+    assert counts["dff"]["hidden_matched"] + counts["dff"]["hidden_rejected"] == grid
+    assert counts["dff"]["hidden_rejected"] >= 0.7 * grid
+    assert counts["sift"]["hidden"] >= counts["sift"]["hidden_matched"] >= 0
+    dense = counts["dff_dense"]
+    assert dense["pixels"] == mask_a[1::2, 1::2].sum()
+    assert dense["visible"] + hidden[1::2, 1::2].sum() == dense["pixels"]
+    assert dense["correct"] >= 0.9 * dense["kept_visible"] > 0

@@ -106,15 +106,35 @@ def test_nme_mean_is_mean_of_bin_means_not_sample_mean() -> None:
     assert (rep.nme_0_30, rep.nme_30_60, rep.nme_60_90) == pytest.approx((2.0, 4.0, 9.0))
     assert rep.nme_mean == pytest.approx(5.0)  # (2 + 4 + 9) / 3
     assert rep.nme_sample_mean == pytest.approx(100 * nme.mean())  # 3.5, differs
-    assert rep.nme_std == pytest.approx(np.std([2.0, 4.0, 9.0]))  # population std (ddof=0)
+    assert rep.nme_std == pytest.approx(np.std([2.0, 4.0, 9.0], ddof=1))  # sample std: 3.61
     assert (rep.n_images, rep.n_0_30, rep.n_30_60, rep.n_60_90) == (6, 4, 1, 1)
 
 
 def test_empty_bin_is_null_and_left_out_of_the_bin_mean() -> None:
     rep = summarize(np.array([0.02, 0.04]), np.array([5.0, 50.0]))
     assert math.isnan(rep.nme_60_90) and rep.n_60_90 == 0
-    assert rep.nme_mean == pytest.approx(3.0) and rep.nme_std == pytest.approx(1.0)
+    assert rep.nme_mean == pytest.approx(3.0) and rep.nme_std == pytest.approx(math.sqrt(2.0))
     assert rep.to_dict()["nme_60_90"] is None
+
+
+@pytest.mark.parametrize(
+    ("bins", "mean", "std"),
+    [
+        ((3.78, 4.54, 7.93), 5.42, 2.21),  # 3DDFA, CVPR 2016 Table 3 (AFLW2000-3D, 68 points)
+        ((5.00, 5.06, 6.74), 5.60, 0.99),  # 3DDFA, CVPR 2016 Table 2 (AFLW, 21 points)
+    ],
+)
+def test_mean_and_std_are_the_papers_columns(bins, mean, std) -> None:
+    """One image per bin at the published bin NMEs gives the published Mean and Std."""
+    rep = summarize(np.array(bins) / 100.0, np.array([10.0, 45.0, 75.0]))
+    assert round(rep.nme_mean, 2) == mean
+    assert round(rep.nme_std, 2) == std  # the sample std (ddof=1); ddof=0 gives 1.80 for row 1
+
+
+def test_std_of_fewer_than_two_bins_is_null() -> None:
+    rep = summarize(np.array([0.02, 0.03]), np.array([5.0, 10.0]))
+    assert rep.nme_mean == pytest.approx(2.5) and math.isnan(rep.nme_std)
+    assert rep.to_dict()["nme_std"] is None
 
 
 def test_non_finite_nme_is_excluded_with_a_warning() -> None:
@@ -125,8 +145,13 @@ def test_non_finite_nme_is_excluded_with_a_warning() -> None:
 
 def test_aflw21_mapping_shape() -> None:
     assert len(AFLW21_FROM_68) == 21
-    assert AFLW21_FROM_68[12] == -1 and AFLW21_FROM_68[16] == -1  # ears
-    assert np.isnan(map_68_to_21(_faces(b=1))[0, [12, 16]]).all()
+    assert AFLW21_FROM_68[12] == 2 and AFLW21_FROM_68[16] == 14  # ears: the jaw contour at the lobes
+    faces = _faces(b=1)
+    mapped = map_68_to_21(faces)
+    assert np.isfinite(mapped).all()
+    np.testing.assert_array_equal(mapped[0, [0, 12, 16, 20]], faces[0, [17, 2, 14, 8]])
+    np.testing.assert_allclose(mapped[0, 7], faces[0, 36:42].mean(0))  # left eye centre
+    np.testing.assert_allclose(mapped[0, 18], faces[0, [62, 66]].mean(0))  # mouth centre
 
 
 def test_aflw21_skips_missing_gt_points() -> None:

@@ -56,7 +56,7 @@ def test_metrics_json_writes_empty_bins_as_null(tmp_path: Path) -> None:
     write_metrics(summarize(np.array([0.02]), np.array([0.0])), path)
     data = json.loads(path.read_text())
     assert data["nme_30_60"] is None and data["nme_60_90"] is None
-    assert data["nme_mean"] == pytest.approx(2.0) and data["nme_std"] == 0.0
+    assert data["nme_mean"] == pytest.approx(2.0) and data["nme_std"] is None  # one bin: no std
 
 
 def test_ced_is_monotone_and_reaches_one() -> None:
@@ -117,6 +117,8 @@ def test_format_table_lists_models_and_columns() -> None:
         "nme_mean",
         "nme_std",
         "n_images",
+        "nme21_mean",
+        "nme_inner_mean",
     ]
     assert lines[2].split()[:2] == ["cnn", "2.00"]
-    assert lines[3].split() == ["sdm", "-", "-", "-", "4.50", "-", "3"]
+    assert lines[3].split() == ["sdm", "-", "-", "-", "4.50", "-", "3", "-", "-"]

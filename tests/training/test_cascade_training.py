@@ -69,7 +69,8 @@ def test_interrupted_training_resumes_in_the_same_mlflow_run_then_evaluates(
     import mlflow
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    cfg = tiny_config(tmp_path, tiny_model_path, tiny_dataset, max_epochs=[1, 2], mlflow=True)
+    cfg = tiny_config(tmp_path, tiny_model_path, tiny_dataset, max_epochs=[1, 2], mlflow=True,
+                      test_time_flip=False)
     mlflow.set_tracking_uri(cfg["mlflow"]["tracking_uri"])
     mlflow.create_experiment(cfg["mlflow"]["experiment"], artifact_location=(tmp_path / "artifacts").as_uri())
 
@@ -113,6 +114,14 @@ def test_interrupted_training_resumes_in_the_same_mlflow_run_then_evaluates(
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
     assert {"evaluation/cascade.json", "evaluation/cascade_ced.png", "evaluation/cascade_overlays.png",
             "evaluation/cascade_stages.json"} <= artifacts
+
+    # the same cascade with test-time flip averaging: same per-stage (direct) figures, its own answer
+    (tmp_path / "cascade" / "aligner.json").write_text(json.dumps({**manifest, "test_time_flip": True}))
+    flipped = tmp_path / "flip" / "cascade.json"
+    assert cli([*args[:-6], "--output", str(flipped), *args[-4:]]) == 0
+    flip_stages = json.loads((tmp_path / "flip" / "cascade_stages.json").read_text())["stages"]
+    assert [s["nme_mean"] for s in flip_stages] == [s["nme_mean"] for s in stages]
+    assert json.loads(flipped.read_text())["nme_mean"] != json.loads(output.read_text())["nme_mean"]
 
 
 def test_training_reduces_the_error_of_the_mean_start(tmp_path, tiny_model_path, tiny_dataset):

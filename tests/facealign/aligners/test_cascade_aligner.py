@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,3 +132,40 @@ def test_mesh_and_pncc_on_request(saved, faces):
 def test_not_an_aligner_directory(tmp_path):
     with pytest.raises(FileNotFoundError, match="aligner.json"):
         load_cascade_aligner(tmp_path)
+
+
+class _Exploit:
+    """Pickles to a call of ``pathlib.Path(marker).write_text`` (what a crafted ``.pt`` holds)."""
+
+    def __init__(self, marker) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.write_text, (pathlib.Path(self.marker), "pickle code ran"))
+
+
+@pytest.mark.parametrize(("name", "forge"), [
+    ("stage1.pt", lambda path, marker: torch.save({"w": _Exploit(marker)}, path)),
+    ("stage0.pt", lambda path, marker: path.write_bytes(path.read_bytes()[:100])),  # truncated
+    ("stats.npz", lambda path, marker: path.write_bytes(b"not an npz archive")),
+    ("face_model.npz", lambda path, marker: np.savez(path, mean=np.array([{"x": 1}], dtype=object))),
+])
+def test_a_tampered_file_is_one_line_exit_2_naming_it_and_runs_nothing(saved, tmp_path, tiny_dataset,
+                                                                        capsys, name, forge) -> None:
+    import shutil
+
+    from commands.cli import main
+
+    copy = tmp_path / "cascade"
+    shutil.copytree(saved, copy)
+    marker = tmp_path / "pwned"
+    forge(copy / name, marker)
+    params = str(Path(__file__).resolve().parents[3] / "params.yaml")
+    code = main(["evaluate", "--params", params, "--model", str(copy), "--data", str(tiny_dataset / "test"),
+                 "--output", str(tmp_path / "m.json")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert str(copy / name) in err
+    assert not marker.exists() and not (tmp_path / "m.json").exists()

@@ -63,3 +63,34 @@ def test_rollback_without_a_previous_holder_exits_2_and_says_so(project: Path, r
     registry["client"].set_registered_model_alias(NAME, "champion", registry["versions"]["fair"])
     assert main(["promote", "--rollback", "--params", str(project / "params.yaml")]) == 2
     assert "no previous holder" in capsys.readouterr().err
+
+
+def test_a_retrained_candidate_is_refused_when_its_metrics_describe_its_predecessor(
+        project: Path, registry, capsys) -> None:
+    """Reproduces the report: a retrained model registered with the previous model's NME."""
+    client = registry["client"]
+    assert main(["promote", "--params", str(project / "params.yaml")]) == 0
+    champion = json.loads((project / "metrics" / "promotion.json").read_text())["champion_version"]
+    n_before = len(client.search_model_versions(f"name = '{NAME}'"))
+    shutil.rmtree(project / "models" / "new")
+    mean_shape_dir(project / "models" / "new", 0.08, seed=9)  # retrained, worse, not re-evaluated
+    capsys.readouterr()
+    assert main(["promote", "--params", str(project / "params.yaml")]) == 0
+    out = capsys.readouterr().out
+    record = json.loads((project / "metrics" / "promotion.json").read_text())
+    status = record["registered"]["new"]["status"]
+    assert status.startswith("refused") and "metrics/new.json" in status and "aligner_hash" not in status
+    assert record["refused"] == {"new": status} and record["registered"]["new"]["version"] is None
+    assert [line for line in out.splitlines() if line.startswith("new:")] == [f"new: - ({status})"]
+    assert len(client.search_model_versions(f"name = '{NAME}'")) == n_before, "nothing registered"
+    assert record["champion_version"] == champion
+
+
+def test_a_metrics_file_without_an_aligner_hash_is_refused(project: Path, registry) -> None:
+    metrics = project / "metrics" / "new.json"
+    old = json.loads(metrics.read_text())
+    del old["aligner_hash"]  # written before metrics named the aligner they measured
+    metrics.write_text(json.dumps(old))
+    assert main(["promote", "--params", str(project / "params.yaml")]) == 0
+    record = json.loads((project / "metrics" / "promotion.json").read_text())
+    assert "records no aligner_hash" in record["refused"]["new"]

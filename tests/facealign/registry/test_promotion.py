@@ -114,7 +114,9 @@ def test_a_champion_that_no_longer_loads_is_replaced(registry, test_set, tmp_pat
     model = Path(mlflow.artifacts.download_artifacts(f"models:/{NAME}/{v['fair']}"))
     broken = tmp_path / "broken"
     shutil.copytree(model, broken)
-    (broken / "artifacts" / "aligner" / "aligner.json").write_text('{"family": "sift_sdm"}')  # no weights
+    from facealign.registry.pyfunc import aligner_dir_of
+
+    (aligner_dir_of(broken) / "aligner.json").write_text('{"family": "sift_sdm"}')  # no weights
     tags = {"family": "sift_sdm", "nme_mean": "0.01", "test_data_hash": registry["test_hash"]}
     bad = client.create_model_version(NAME, source=str(broken), tags=tags).version
     client.set_registered_model_alias(NAME, "champion", bad)
