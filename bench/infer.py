@@ -6,12 +6,19 @@ and rewritten so that sections written by other scripts survive.
 
 ``cascade``: the trained cascade (``models/cascade``; an untrained one of the configured
 architecture when none exists, labelled so) on the synthetic test images with their
-benchmark boxes: latency per face at batch 1 (``p50_ms``, ``p99_ms``; crop, every stage's
-PNCC rendering and network, read-out of landmarks, visibility and pose) and throughput at
-batch 32 (``batch32_faces_per_s``).
+benchmark boxes: latency per face at batch 1 (``p50_ms``, ``p99_ms`` with torch's default
+threads, ``p50_ms_1thread``, ``p99_ms_1thread`` with one; crop, every stage's PNCC rendering
+and network, read-out of landmarks, visibility and pose), throughput at batch 32
+(``batch32_faces_per_s``) and the median ms of each part at one thread (``parts_ms_1thread``:
+``crop``, ``stage<k>_geometry`` / ``_pncc`` / ``_network`` / ``_update``, ``landmarks``,
+``visibility``).  ``onnxruntime`` holds the same figures for the cascade exported with
+``facealign export`` (into a temporary directory) and run on ONNX Runtime.
 
 ``dff_sdm``: the fitted DFF-SDM (``models/dff_sdm``) the same way, plus the median descriptor
-extraction per image (``extract_ms``) and time per SDM iteration (``iteration_ms``).
+extraction per image (``extract_ms``) and time per SDM iteration (``iteration_ms``), for
+PyTorch and (under ``onnxruntime``) ONNX Runtime.
+
+``load_avg_1min`` says how busy the machine was: compare figures as ratios within one run.
 
 Usage: ``python bench/infer.py [cascade ...] [--n 200] [--threads 1]``
 """
@@ -32,6 +39,7 @@ import numpy as np
 from faceio import atomic
 
 REPO = Path(__file__).resolve().parents[1]
+TARGETS = {"cascade": 4.5, "dff_sdm": 35.0}  # issue 14: p50 ms, cascade on one thread, DFF-SDM on two
 RESULTS = REPO / "bench" / "results" / "infer.json"
 
 
@@ -79,53 +87,126 @@ def _cascade_aligner(model_dir: Path):
     return CascadeAligner(bundle), "untrained cascade of the configured architecture (no models/cascade)"
 
 
-def bench_cascade(args: argparse.Namespace) -> dict:
-    """Latency per face at batch 1 (p50 / p99, ms) and faces per second at batch 32."""
+def _latency(align: Callable, images: list[np.ndarray], boxes: np.ndarray, n: int) -> dict:
+    """p50 / p99 in ms of ``align([image], box)`` over ``n`` single faces, after a warm-up."""
+    for i in range(3):
+        align(images[i : i + 1], boxes[i : i + 1])
+    times = []
+    for i in range(n):
+        start = time.perf_counter()
+        align(images[i : i + 1], boxes[i : i + 1])
+        times.append((time.perf_counter() - start) * 1000.0)
+    return {"p50_ms": round(float(np.percentile(times, 50)), 2),
+            "p99_ms": round(float(np.percentile(times, 99)), 2)}
+
+
+def _throughput(align: Callable, images: list[np.ndarray], boxes: np.ndarray, rounds: int) -> float:
+    """Median faces per second of ``align`` on batches of 32."""
+    rates = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        align(images[:32], boxes[:32])
+        rates.append(32 / (time.perf_counter() - start))
+    return round(float(np.median(rates)), 1)
+
+
+def _runtimes(make: Callable[[], object], align_name: str, images: list[np.ndarray], boxes: np.ndarray,
+              args: argparse.Namespace) -> dict:
+    """Latency with the default threads and with one thread, and batch-32 throughput, for the
+    aligner ``make()`` builds (built again under each thread setting: ONNX Runtime reads it then)."""
     import torch
+
+    default_threads = torch.get_num_threads()
+    aligner = make()
+    align = getattr(aligner, align_name)
+    out = {**_latency(align, images, boxes, args.n),
+           "batch32_faces_per_s": _throughput(align, images, boxes, args.rounds)}
+    torch.set_num_threads(1)
+    try:
+        one = _latency(getattr(make(), align_name), images, boxes, args.n)
+    finally:
+        torch.set_num_threads(default_threads)
+    return {**out, "p50_ms_1thread": one["p50_ms"], "p99_ms_1thread": one["p99_ms"],
+            "threads": default_threads, "device": str(aligner.device)}
+
+
+def _cascade_parts(aligner, images: list[np.ndarray], boxes: np.ndarray, n: int) -> dict:
+    """Median ms per face of each part of the cascade (``CascadeAligner.align_timed``), one thread."""
+    import torch
+
+    default_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        parts: dict[str, list[float]] = {}
+        for i in range(n):
+            _, timed = aligner.align_timed(images[i : i + 1], boxes[i : i + 1])
+            for key, value in timed.items():
+                parts.setdefault(key, []).append(value * 1000.0)
+    finally:
+        torch.set_num_threads(default_threads)
+    return {key: round(float(np.median(v)), 3) for key, v in parts.items()}
+
+
+def bench_cascade(args: argparse.Namespace) -> dict:
+    """PyTorch and ONNX Runtime latency per face at batch 1 (p50 / p99, ms; default threads and
+    one thread), faces per second at batch 32, and the median time of each part (one thread)."""
+    import tempfile
+
+    import torch
+
+    from facealign.aligners.onnx_aligners import export_aligner, load_cascade_onnx
+    from facealign.models.cascade_bundle import save_bundle
 
     aligner, source = _cascade_aligner(Path(args.cascade_model))
     images, boxes, data = _test_faces(Path(args.data), max(args.n, 32))
-    aligner.align(images[:2], boxes[:2])  # warm-up: numba kernels, torch allocations
-    latencies = []
-    for i in range(args.n):
-        start = time.perf_counter()
-        aligner.align([images[i]], boxes[i : i + 1])
-        latencies.append((time.perf_counter() - start) * 1000.0)
-    rates = []
-    for _ in range(args.rounds):
-        start = time.perf_counter()
-        aligner.align(images[:32], boxes[:32])
-        rates.append(32 / (time.perf_counter() - start))
+    result = _runtimes(lambda: aligner, "align", images, boxes, args)
+    result["parts_ms_1thread"] = _cascade_parts(aligner, images, boxes, args.n)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = Path(args.cascade_model)
+        if not (model_dir / "aligner.json").is_file():
+            model_dir = save_bundle(aligner.bundle, Path(tmp) / "cascade")
+        onnx_dir = export_aligner(model_dir, Path(tmp) / "cascade_onnx")
+        onnx = _runtimes(lambda: load_cascade_onnx(onnx_dir), "align", images, boxes, args)
+        torch.set_num_threads(1)
+        try:
+            onnx["parts_ms_1thread"] = _cascade_parts(load_cascade_onnx(onnx_dir), images, boxes, args.n)
+        finally:
+            torch.set_num_threads(result["threads"])
     return {
-        "p50_ms": round(float(np.percentile(latencies, 50)), 2),
-        "p99_ms": round(float(np.percentile(latencies, 99)), 2),
-        "batch32_faces_per_s": round(float(np.median(rates)), 1),
-        "faces_timed": args.n, "batch32_rounds": args.rounds, "stages": aligner.stages,
-        "input_size": aligner.size, "model": source, "data": data, "device": str(aligner.device),
+        **result, "onnxruntime": onnx,
+        "onnx_speedup_1thread": round(result["p50_ms_1thread"] / onnx["p50_ms_1thread"], 2),
+        "target_p50_ms_1thread": TARGETS["cascade"], "faces_timed": args.n, "batch32_rounds": args.rounds,
+        "stages": aligner.stages, "input_size": aligner.size, "model": source, "data": data,
         "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-        "machine": platform.machine(),
+        "machine": platform.machine(), "load_avg_1min": round(os.getloadavg()[0], 2),
     }
 
 
 def bench_dff_sdm(args: argparse.Namespace) -> dict:
-    """DFF-SDM: latency per face at batch 1 (p50 / p99, ms) with its descriptor extraction
-    (``extract_ms``) and SDM iteration (``iteration_ms``) times beside the DFF paper's GTX 1070
-    figures (see :mod:`facealign.aligners.sdm_timing`), and faces per second at batch 32."""
+    """DFF-SDM on PyTorch and on ONNX Runtime: latency per face at batch 1 (p50 / p99, ms; default
+    threads and one thread) with its descriptor extraction (``extract_ms``) and SDM iteration
+    (``iteration_ms``) times beside the DFF paper's GTX 1070 figures (see
+    :mod:`facealign.aligners.sdm_timing`), and faces per second at batch 32."""
+    import tempfile
+
+    from facealign.aligners.onnx_aligners import export_aligner
     from facealign.aligners.sdm import load_sdm_aligner
     from facealign.aligners.sdm_timing import time_aligner
 
     model_dir = Path(args.dff_sdm_model)
     if not (model_dir / "aligner.json").is_file():
         return {"skipped": f"no trained DFF-SDM at {model_dir} (run `dvc repro fit_dff_sdm`)"}
-    aligner = load_sdm_aligner(model_dir)
     images, boxes, data = _test_faces(Path(args.data), max(args.n, 32))
-    result = time_aligner(aligner, images[: args.n], boxes[: args.n])
-    rates = []
-    for _ in range(args.rounds):
-        start = time.perf_counter()
-        aligner.align(images[:32], boxes[:32])
-        rates.append(32 / (time.perf_counter() - start))
-    return {**result, "batch32_faces_per_s": round(float(np.median(rates)), 1), "model": str(model_dir),
+    n = images[: args.n], boxes[: args.n]
+    parts = time_aligner(load_sdm_aligner(model_dir), *n)
+    result = {**parts, **_runtimes(lambda: load_sdm_aligner(model_dir), "align", images, boxes, args)}
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_dir = export_aligner(model_dir, Path(tmp) / "dff_sdm_onnx")
+        onnx_parts = time_aligner(load_sdm_aligner(onnx_dir), *n)
+        onnx = {"extract_ms": onnx_parts["extract_ms"], "iteration_ms": onnx_parts["iteration_ms"],
+                **_runtimes(lambda: load_sdm_aligner(onnx_dir), "align", images, boxes, args)}
+    return {**result, "onnxruntime": onnx, "target_p50_ms": TARGETS["dff_sdm"],
+            "onnx_speedup": round(result["p50_ms"] / onnx["p50_ms"], 2), "model": str(model_dir),
             "data": data}
 
 
@@ -138,6 +219,24 @@ def write_section(path: Path, name: str, result: dict) -> None:
     sections = json.loads(path.read_text()) if path.is_file() else {}
     sections[name] = result
     atomic.write_json(path, sections)
+
+
+def print_table(name: str, result: dict) -> None:
+    """One row per runtime: p50 / p99 (default threads, one thread), batch-32 throughput."""
+    if "skipped" in result:
+        print(f"{name}: skipped ({result['skipped']})")
+        return
+    print(f"\n{name} (ms per face at batch 1; load average {os.getloadavg()[0]:.2f} on "
+          f"{os.cpu_count()} cores)")
+    print(f"{'runtime':<12} {'p50':>8} {'p99':>8} {'p50 1thr':>9} {'p99 1thr':>9} {'faces/s@32':>11}")
+    for runtime, row in (("pytorch", result), ("onnxruntime", result.get("onnxruntime", {}))):
+        if row:
+            print(f"{runtime:<12} {row['p50_ms']:>8} {row['p99_ms']:>8} {row['p50_ms_1thread']:>9} "
+                  f"{row['p99_ms_1thread']:>9} {row['batch32_faces_per_s']:>11}")
+    for runtime, row in (("pytorch", result), ("onnxruntime", result.get("onnxruntime", {}))):
+        if "parts_ms_1thread" in row:
+            print(f"{runtime} parts (median ms, one thread): "
+                  + ", ".join(f"{k} {v}" for k, v in row["parts_ms_1thread"].items()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,8 +259,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown section {name!r} (have: {', '.join(SECTIONS)})")
         result = SECTIONS[name](args)
         write_section(Path(args.output), name, result)
-        print(f"{name}: p50 {result.get('p50_ms')} ms, p99 {result.get('p99_ms')} ms per face (batch 1), "
-              f"{result.get('batch32_faces_per_s')} faces/s at batch 32")
+        print_table(name, result)
         print(json.dumps(result, indent=2))
     return 0
 

@@ -20,6 +20,7 @@ from commands import (
     evaluate_cascade,
     evaluate_matching,
     evaluate_real,
+    export,
     fit_sdm,
     params,
     pipeline,
@@ -51,6 +52,7 @@ COMMANDS: dict[str, ModuleType] = {
     "promote": promote,
     "predict": predict,
     "serve": serve,
+    "export": export,
 }
 
 

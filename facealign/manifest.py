@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 from faceio import atomic
 
 FILE_NAME = "aligner.json"
-FAMILIES: tuple[str, ...] = ("mean_shape", "cascade", "dff_sdm", "sift_sdm")
+FAMILIES: tuple[str, ...] = ("mean_shape", "cascade", "dff_sdm", "sift_sdm",
+                             "cascade_onnx", "dff_sdm_onnx")  # the last two: ONNX Runtime exports
 
 
 def manifest_path(directory: str | Path) -> Path:

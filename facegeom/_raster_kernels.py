@@ -247,3 +247,30 @@ def render_pose(model_verts, rot, tx, ty, tris, colors, projected, depth, tri_id
     """:func:`project` into ``projected`` (N, 3), then :func:`render`."""
     project(model_verts, rot, tx, ty, projected)
     render(projected, tris, colors, depth, tri_id, out)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def project_linear(mean, basis, coeffs, rot, shift, out):
+    """``out`` (B, N, 3) float32 = weak-perspective projection of ``mean + basis @ coeffs[b]``.
+
+    ``mean`` (N, 3) float32, ``basis`` (3N, K) float32 (xyz interleaved rows), ``coeffs``
+    (B, K) float32, ``rot`` (B, 3, 3) float64 ``f * R``, ``shift`` (B, 2) float64 ``(tx, ty)``.
+    Each basis row is read once for the whole batch; shapes accumulate in float32 (any order:
+    this kernel alone may reassociate), the projection runs in float64 as
+    :func:`facegeom.camera.project`.
+    """
+    nb, n, k_max = coeffs.shape[0], mean.shape[0], basis.shape[1]
+    shape = np.empty((nb, 3), np.float32)
+    for v in range(n):
+        for a in range(3):
+            row = basis[3 * v + a]
+            for b in range(nb):
+                acc = np.float32(0.0)
+                for k in range(k_max):
+                    acc += row[k] * coeffs[b, k]
+                shape[b, a] = mean[v, a] + acc
+        for b in range(nb):
+            x, y, z = np.float64(shape[b, 0]), np.float64(shape[b, 1]), np.float64(shape[b, 2])
+            out[b, v, 0] = rot[b, 0, 0] * x + rot[b, 0, 1] * y + rot[b, 0, 2] * z + shift[b, 0]
+            out[b, v, 1] = -(rot[b, 1, 0] * x + rot[b, 1, 1] * y + rot[b, 1, 2] * z) + shift[b, 1]
+            out[b, v, 2] = rot[b, 2, 0] * x + rot[b, 2, 1] * y + rot[b, 2, 2] * z

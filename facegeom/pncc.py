@@ -53,6 +53,59 @@ def render_pncc(
     return out
 
 
+def render_pncc_into(
+    image_vertices: np.ndarray, triangles: np.ndarray, ncc_colors: np.ndarray, out: np.ndarray,
+    checked: bool = False,
+) -> np.ndarray:
+    """:func:`render_pncc` into a caller's buffer ``out`` (H, W, C) float32 C-contiguous.
+
+    ``checked=True`` skips the triangle index check (a scan of all indices) for callers that
+    checked ``triangles`` against the vertex count once; shapes and dtypes are still checked.
+    Returns ``out``.
+    """
+    verts, tris = _as_vertices(image_vertices, 2), _as_triangles(triangles)
+    if not checked:
+        _check_indices(tris, verts.shape[0])
+    colors = _check_colors(ncc_colors, verts.shape[0])
+    if out.dtype != np.float32 or out.ndim != 3 or out.shape[2] != colors.shape[1] \
+            or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous (H, W, {colors.shape[1]}) float32 array, "
+                         f"got {out.dtype} {out.shape}")
+    h, w = out.shape[:2]
+    rk.render(verts, tris, colors, np.empty((h, w), np.float32), np.empty((h, w), np.int32), out)
+    return out
+
+
+def project_linear_model(mean: np.ndarray, basis: np.ndarray, coeffs: np.ndarray, poses: np.ndarray
+                         ) -> np.ndarray:
+    """Shapes of a linear model projected to the image, in one compiled pass over the basis.
+
+    Equal (to float32 rounding of the sums) to ``camera.project(pose, mean + (basis @ c).reshape(-1, 3))``
+    per face; the basis is read once for the whole batch (it is the memory-bound part).
+
+    Args:
+        mean: (N, 3) model-space mean shape (y up, z towards the camera).
+        basis: (3N, K) components, rows xyz interleaved per vertex.
+        coeffs: (B, K) coefficients.
+        poses: (B, 6) ``(f, pitch, yaw, roll, tx, ty)``.
+    Returns:
+        (B, N, 3) float32 image-space vertices (pixels, y down; larger z nearer).
+    """
+    mean = _as_vertices(mean, 2)
+    basis = np.ascontiguousarray(basis, np.float32)
+    coeffs = np.ascontiguousarray(np.atleast_2d(coeffs), np.float32)
+    poses = np.asarray(np.atleast_2d(poses), np.float64)
+    if basis.shape != (3 * mean.shape[0], coeffs.shape[1]) or poses.shape != (coeffs.shape[0], 6):
+        raise ValueError(f"project_linear_model: mean {mean.shape}, basis {basis.shape}, coeffs "
+                         f"{coeffs.shape} and poses {poses.shape} do not fit (N, 3), (3N, K), (B, K), (B, 6)")
+    rot = np.stack([p[0] * rotation_matrix(p[1], p[2], p[3]) for p in poses]) if len(poses) \
+        else np.empty((0, 3, 3))
+    out = np.empty((coeffs.shape[0], mean.shape[0], 3), np.float32)
+    shift = np.ascontiguousarray(poses[:, 4:6])
+    rk.project_linear(mean, basis, coeffs, np.ascontiguousarray(rot), shift, out)
+    return out
+
+
 def render_pncc_pose(
     pose: np.ndarray, vertices: np.ndarray, triangles: np.ndarray, ncc_colors: np.ndarray,
     height: int, width: int,

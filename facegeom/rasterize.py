@@ -81,6 +81,21 @@ def rasterize(vertices: np.ndarray, triangles: np.ndarray, height: int, width: i
     return Raster(depth, tri_id, bary)
 
 
+def depth_buffer(vertices: np.ndarray, triangles: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The z-buffer's depth alone: ``rasterize(...).depth`` without the barycentric pass.
+
+    Args:
+        vertices, triangles, height, width: as in :func:`rasterize`.
+    Returns:
+        (H, W) float32 depth of the nearest surface, -inf where empty.
+    """
+    verts, tris = _as_vertices(vertices, 2), _as_triangles(triangles)
+    _check_indices(tris, verts.shape[0])
+    depth = np.empty((height, width), np.float32)
+    rk.zbuffer(verts, tris, depth, np.empty((height, width), np.int32))
+    return depth
+
+
 def rasterize_batch(vertices: np.ndarray, triangles: np.ndarray, height: int, width: int) -> Raster:
     """Z-buffer a batch of projected meshes sharing one triangle list (images in parallel).
 
@@ -148,13 +163,32 @@ def vertex_visibility(vertices: np.ndarray, raster: Raster, tolerance: float = 0
     Returns:
         (N,) bool.
     """
-    verts = _as_vertices(vertices, 2)
     if raster.depth.ndim != 2:
         raise ValueError("vertex_visibility takes a single-image raster (H, W)")
+    return depth_visibility(vertices, raster.depth, tolerance)
+
+
+def depth_visibility(vertices: np.ndarray, depth: np.ndarray, tolerance: float = 0.02,
+                     ids: np.ndarray | None = None) -> np.ndarray:
+    """:func:`vertex_visibility` against a bare depth map (:func:`depth_buffer`).
+
+    Args:
+        vertices: (N, 3) image-space vertices the depth map was made from.
+        depth: (H, W) float32 depth, -inf where empty.
+        tolerance: as in :func:`vertex_visibility` (relative to the depth range of all N).
+        ids: (M,) vertex indices to test (default: all).
+    Returns:
+        (N,) bool, or (M,) for ``ids``; equal to ``vertex_visibility(...)[ids]``.
+    """
+    verts = _as_vertices(vertices, 2)
+    depth = np.ascontiguousarray(depth, np.float32)
+    if depth.ndim != 2:
+        raise ValueError(f"depth must have shape (H, W), got {depth.shape}")
     z = verts[:, 2][np.isfinite(verts[:, 2])]
     # relative to the depth range, plus a few float32 ulps so flat meshes stay visible
     tol = float(tolerance) * float(z.max() - z.min()) + 1e-6 * float(np.abs(z).max()) \
         if z.size else 0.0
-    visible = np.empty(verts.shape[0], np.bool_)
-    rk.visibility(verts, raster.depth, np.float32(tol), visible)
+    tested = verts if ids is None else np.ascontiguousarray(verts[np.asarray(ids, np.int64)])
+    visible = np.empty(tested.shape[0], np.bool_)
+    rk.visibility(tested, depth, np.float32(tol), visible)
     return visible

@@ -14,12 +14,15 @@ import numpy as np
 import torch
 
 from facealign.aligners.base import Alignment
+from facealign.aligners.timing import StageTimer
 from facealign.models.cascade_bundle import CascadeBundle, load_bundle
-from facealign.models.net_input import PnccRenderer, crop_image, network_input, square_box
+from facealign.models.fused_net import fold_batch_norm
+from facealign.models.net_input import PnccRenderer, crop_image, crop_to_network, pncc_to_network, square_box
+from facealign.models.runners import Runner, TorchRunner
 from facealign.models.sparse_geometry import SparseGeometry
 from facegeom.parameters import from_crop
 from facegeom.pncc import render_pncc
-from facegeom.rasterize import rasterize, vertex_visibility
+from facegeom.rasterize import depth_buffer, depth_visibility
 
 
 @dataclass
@@ -39,17 +42,26 @@ class CascadeAligner:
     """Large-pose alignment with a trained cascade.
 
     Args:
-        bundle: the trained cascade.
+        bundle: the trained cascade (its ``weights`` are not read when ``nets`` is given).
         device: torch device for the networks (default: CUDA when available).
+        nets: K runners (:mod:`facealign.models.runners`), (B, 6, S, S) float32 -> (B, P);
+            default: the bundle's networks on PyTorch with their batch norms folded.
     """
 
     name = "cascade"
     content_hash: str | None = None  # of the directory it was loaded from (aligners.loading)
 
-    def __init__(self, bundle: CascadeBundle, device: str | torch.device | None = None) -> None:
+    def __init__(self, bundle: CascadeBundle, device: str | torch.device | None = None,
+                 nets: list[Runner] | None = None) -> None:
         self.bundle = bundle
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.nets = bundle.build_nets(self.device)
+        if nets is None:
+            torch_device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+            nets = [TorchRunner(fold_batch_norm(net), torch_device)
+                    for net in bundle.build_nets(torch_device)]
+        if len(nets) != len(bundle.delta_stats):
+            raise ValueError(f"cascade: {len(nets)} networks but {len(bundle.delta_stats)} update statistics")
+        self.nets = nets
+        self.device = nets[0].device if nets else "cpu"
         self.render = PnccRenderer(bundle.model)
         self.landmark_geometry = SparseGeometry(bundle.model)
         self.size = bundle.input_size
@@ -63,29 +75,46 @@ class CascadeAligner:
         return square_box(np.asarray(boxes, np.float64).reshape(-1, 4), self.bundle.crop_scale,
                           self.bundle.crop_shift)
 
-    @torch.no_grad()
-    def iterate(self, images: list[np.ndarray], boxes: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    def iterate(self, images: list[np.ndarray], boxes: np.ndarray, timer: StageTimer | None = None
+                ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Run the cascade.
+
+        The (B, 6, S, S) network input is allocated once per call: its crop channels are
+        written once, the PNCC channels rendered into it stage after stage.
 
         Args:
             images: B RGB uint8 images (H_i, W_i, 3).
             boxes: (B, 4) face boxes ``(x0, y0, x1, y1)``, pixels.
+            timer: receives the time of each part (``crop``, ``stage<k>_geometry``,
+                ``stage<k>_pncc``, ``stage<k>_network``, ``stage<k>_update``).
         Returns:
             the crop boxes (B, 4) and K + 1 estimates (B, P) in the **image frame**: p_0 (the
             mean placed by the box), then after each stage.
         """
+        clock = timer or StageTimer(enabled=False)
         crop_boxes = self.crop_boxes(boxes)
         if len(images) != len(crop_boxes):
             raise ValueError(f"got {len(images)} images but {len(crop_boxes)} boxes")
-        crops = [crop_image(img, box, self.size) for img, box in zip(images, crop_boxes, strict=True)]
-        p = np.repeat(self.bundle.param_stats.mean[None].astype(np.float64), len(crops), 0)
-        history = [from_crop(p, crop_boxes, self.size)]
-        for net, stats in zip(self.nets, self.bundle.delta_stats, strict=True):
-            pnccs = self.render(p, self.size)
-            x = np.stack([network_input(c, q) for c, q in zip(crops, pnccs, strict=True)])
-            out = net(torch.from_numpy(x).to(self.device)).float().cpu().numpy()
+        size, n = self.size, len(crop_boxes)
+        x = np.empty((n, 6, size, size), np.float32)
+        pncc = np.empty((n, size, size, 3), np.float32)
+        crop_to_network(np.stack([crop_image(img, box, size)
+                                  for img, box in zip(images, crop_boxes, strict=True)]), x)
+        clock.mark("crop")
+        p = np.repeat(self.bundle.param_stats.mean[None].astype(np.float64), n, 0)
+        history = [from_crop(p, crop_boxes, size)]
+        for k, (net, stats) in enumerate(zip(self.nets, self.bundle.delta_stats, strict=True)):
+            verts = self.render.vertices(p)
+            clock.mark(f"stage{k}_geometry")
+            for b in range(n):
+                self.render.render_into(verts[b], pncc[b])
+            pncc_to_network(pncc, x)
+            clock.mark(f"stage{k}_pncc")
+            out = net(x)
+            clock.mark(f"stage{k}_network")
             p = p + stats.denormalize(out)
-            history.append(from_crop(p, crop_boxes, self.size))
+            history.append(from_crop(p, crop_boxes, size))
+            clock.mark(f"stage{k}_update")
         return crop_boxes, history
 
     def align(self, images: list[np.ndarray], boxes: np.ndarray, return_mesh: bool = False,
@@ -93,16 +122,31 @@ class CascadeAligner:
         """See :class:`facealign.aligners.base.Aligner`; optionally with mesh and PNCC."""
         return self.align_with_history(images, boxes, return_mesh, return_pncc)[1]
 
+    def align_timed(self, images: list[np.ndarray], boxes: np.ndarray
+                    ) -> tuple[list[CascadeAlignment], dict[str, float]]:
+        """:meth:`align` plus the wall time of each part for the whole batch, seconds:
+        ``crop``, per stage ``stage<k>_geometry`` (vertices), ``stage<k>_pncc`` (render and
+        quantise), ``stage<k>_network``, ``stage<k>_update``, then ``landmarks`` (the final
+        mesh) and ``visibility`` (z-buffer, pose, outputs)."""
+        timer = StageTimer()
+        return self.align_with_history(images, boxes, timer=timer)[1], timer.parts
+
     def align_with_history(self, images: list[np.ndarray], boxes: np.ndarray, return_mesh: bool = False,
-                           return_pncc: bool = False) -> tuple[list[np.ndarray], list[CascadeAlignment]]:
+                           return_pncc: bool = False, timer: StageTimer | None = None
+                           ) -> tuple[list[np.ndarray], list[CascadeAlignment]]:
         """:meth:`align`, also returning the K + 1 estimates (B, P) of :meth:`iterate`."""
         if len(images) == 0:
             return [], []
-        _, history = self.iterate(images, boxes)
+        clock = timer or StageTimer(enabled=False)
+        clock.start()
+        _, history = self.iterate(images, boxes, clock)
         face_boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         verts = self.render.vertices(history[-1])
-        return history, [self._readout(img, params, v, box, return_mesh, return_pncc)
-                         for img, params, v, box in zip(images, history[-1], verts, face_boxes, strict=True)]
+        clock.mark("landmarks")
+        out = [self._readout(img, params, v, box, return_mesh, return_pncc)
+               for img, params, v, box in zip(images, history[-1], verts, face_boxes, strict=True)]
+        clock.mark("visibility")
+        return history, out
 
     def landmarks(self, params: np.ndarray) -> np.ndarray:
         """(B, P) image-frame parameters -> (B, 68, 2) landmark pixels."""
@@ -119,7 +163,7 @@ class CascadeAligner:
         small = verts.copy()
         small[:, :2] = (verts[:, :2] - verts[:, :2].min(0)) * scale
         n = int(np.ceil(side * scale)) + 1
-        visible = vertex_visibility(small, rasterize(small, self.render.triangles, n, n))[lm]
+        visible = depth_visibility(small, depth_buffer(small, self.render.triangles, n, n), ids=lm)
         pts = verts[lm, :2]
         visible &= (pts[:, 0] >= -0.5) & (pts[:, 0] < w - 0.5) & (pts[:, 1] >= -0.5) & (pts[:, 1] < h - 0.5)
         pitch, yaw, roll = np.degrees(params[1:4])

@@ -40,11 +40,19 @@ def _load_sdm(path: Path) -> Aligner:
     return load_sdm_aligner(path)
 
 
+def _load_cascade_onnx(path: Path) -> Aligner:
+    from facealign.aligners.onnx_aligners import load_cascade_onnx  # onnxruntime: imported only when used
+
+    return load_cascade_onnx(path)
+
+
 LOADERS: dict[str, Callable[[Path], Aligner]] = {
     "mean_shape": _load_mean_shape,
     "cascade": _load_cascade,
     "dff_sdm": _load_sdm,
     "sift_sdm": _load_sdm,
+    "cascade_onnx": _load_cascade_onnx,
+    "dff_sdm_onnx": _load_sdm,
 }
 
 

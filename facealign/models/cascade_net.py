@@ -56,7 +56,8 @@ class LocallyConnected2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cols = F.unfold(x, self.kernel, padding=self.padding, stride=self.stride)  # (B, fan_in, L)
-        out = torch.bmm(cols.permute(2, 0, 1), self.weight)  # (L, B, C_out)
+        # contiguous (L, B, fan_in): a strided left operand sends bmm down a per-matrix slow path
+        out = torch.bmm(cols.permute(2, 0, 1).contiguous(), self.weight)  # (L, B, C_out)
         out = out.permute(1, 2, 0).reshape(x.shape[0], -1, *self.out_size)
         return out if self.bias is None else out + self.bias
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -29,6 +30,13 @@ def normalize_images(images_uint8: torch.Tensor) -> torch.Tensor:
     """(B, H, W, 3) uint8 RGB -> (B, 3, H, W) float32 network input, about zero mean, unit std."""
     x = images_uint8.permute(0, 3, 1, 2).float()
     return (x - _PIXEL_MEAN) / _PIXEL_STD
+
+
+def normalize_images_numpy(images_uint8: np.ndarray) -> np.ndarray:
+    """:func:`normalize_images` on numpy arrays (equal to the last bit): (B, H, W, 3) uint8 ->
+    (B, 3, H, W) float32, for runtimes other than torch."""
+    x = np.asarray(images_uint8).transpose(0, 3, 1, 2).astype(np.float32)
+    return (x - np.float32(_PIXEL_MEAN)) / np.float32(_PIXEL_STD)
 
 
 class _DoubleConv(nn.Sequential):

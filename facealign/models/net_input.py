@@ -17,7 +17,7 @@ import torch
 from facegeom.camera import project
 from facegeom.morphable_model import MorphableModel
 from facegeom.parameters import N_POSE
-from facegeom.pncc import render_pncc
+from facegeom.pncc import project_linear_model, render_pncc, render_pncc_into
 
 
 def square_box(face_boxes: np.ndarray, scale: float, shift: float = 0.0) -> np.ndarray:
@@ -60,6 +60,27 @@ def to_network(stack: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray((stack.astype(np.float32) * (1.0 / 255.0) - 0.5).transpose(2, 0, 1))
 
 
+def crop_to_network(crops: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """(B, S, S, 3) uint8 crops -> ``out[:, :3]`` of a (B, 6, S, S) float32 input, as :func:`to_network`."""
+    np.multiply(crops.transpose(0, 3, 1, 2), np.float32(1.0 / 255.0), out=out[:, :3], dtype=np.float32)
+    out[:, :3] -= np.float32(0.5)
+    return out
+
+
+def pncc_to_network(pnccs: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """(B, S, S, 3) PNCC in [0, 1] -> ``out[:, 3:]`` of a (B, 6, S, S) float32 input.
+
+    Quantised to 8 bits exactly as :func:`stack_input` then :func:`to_network` do (the
+    values are equal to the last bit), without the uint8 round trip.
+    """
+    q = np.clip(pnccs, 0.0, 1.0).transpose(0, 3, 1, 2)
+    np.multiply(q, np.float32(255.0), out=out[:, 3:])
+    np.round(out[:, 3:], out=out[:, 3:])
+    out[:, 3:] *= np.float32(1.0 / 255.0)
+    out[:, 3:] -= np.float32(0.5)
+    return out
+
+
 def network_input(crop: np.ndarray, pncc: np.ndarray) -> np.ndarray:
     """(S, S, 3) uint8 crop and (S, S, 3) PNCC in [0, 1] -> (6, S, S) float32 in [-0.5, 0.5].
 
@@ -77,12 +98,14 @@ class PnccRenderer:
 
     def __init__(self, model: MorphableModel) -> None:
         self.mean = np.ascontiguousarray(model.mean, np.float32)
-        # (K_id + K_exp, 3N); products go through torch, which keeps to its own thread
-        # setting (one thread in DataLoader workers), unlike numpy's BLAS pool
-        basis = np.concatenate([model.id_basis, model.exp_basis], 1).astype(np.float32)
-        self.basis_t = torch.from_numpy(np.ascontiguousarray(basis.T))
+        # (3N, K_id + K_exp) for the compiled vertices pass (single-threaded, as in DataLoader
+        # workers); its transpose for torch's products in shape()
+        self.basis = np.ascontiguousarray(np.concatenate([model.id_basis, model.exp_basis], 1), np.float32)
+        self.basis_t = torch.from_numpy(self.basis).T
         self.triangles = np.ascontiguousarray(model.triangles, np.int32)
-        self.colors = model.ncc()
+        if self.triangles.size and (self.triangles.min() < 0 or self.triangles.max() >= len(self.mean)):
+            raise ValueError("morphable model: triangles index outside the vertices")
+        self.colors = np.ascontiguousarray(model.ncc(), np.float32)
 
     def shape(self, params: np.ndarray) -> np.ndarray:
         """(P,) parameters -> (N, 3) float32 model-space shape (identity and expression only)."""
@@ -96,13 +119,17 @@ class PnccRenderer:
 
     def vertices(self, params: np.ndarray) -> np.ndarray:
         """(P,) or (B, P) parameters -> (N, 3) or (B, N, 3) image-space vertices
-        (pixels, y down; depth larger = nearer).  A batch costs one matrix product."""
+        (pixels, y down; depth larger = nearer).  Shape and projection are one compiled pass
+        that reads the basis once for the whole batch (:func:`facegeom.pncc.project_linear_model`)."""
         params = np.asarray(params, np.float64)
         batch = np.atleast_2d(params)
-        coeff = torch.from_numpy(np.ascontiguousarray(batch[:, N_POSE:], np.float32))
-        shapes = self.mean + (coeff @ self.basis_t).numpy().reshape(len(batch), -1, 3)
-        out = np.stack([project(p[:N_POSE], shape) for p, shape in zip(batch, shapes, strict=True)])
+        out = project_linear_model(self.mean, self.basis, batch[:, N_POSE:], batch[:, :N_POSE])
         return out[0] if params.ndim == 1 else out
+
+    def render_into(self, vertices: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """PNCC of projected ``vertices`` (N, 3) into ``out`` (S, S, 3) float32; equals
+        :func:`facegeom.pncc.render_pncc` (the triangles were checked once, here)."""
+        return render_pncc_into(vertices, self.triangles, self.colors, out, checked=True)
 
     def __call__(self, params: np.ndarray, size: int) -> np.ndarray:
         """(P,) or (B, P) crop-frame parameters -> (size, size, 3) or (B, size, size, 3) float32 PNCC."""

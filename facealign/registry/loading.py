@@ -23,3 +23,25 @@ def load_aligner(spec: str, face_model_path: str | Path | None = None) -> Aligne
 
         return load_aligner_from_uri(str(spec))
     return load_local_aligner(spec, face_model_path)
+
+
+def aligner_directory(spec: str, download_to: str | Path) -> Path:
+    """The saved aligner directory ``spec`` names: a local directory (or a file in one) as it
+    is; a ``models:/`` / ``runs:/`` URI's ``aligner`` artifact downloaded under ``download_to``.
+
+    ``mean-shape`` has no directory (it is built from the face model) and is refused.
+    """
+    from facealign.manifest import is_aligner_dir
+
+    if str(spec) == "mean-shape":
+        raise ValueError("mean-shape is built from the face model and has no saved directory")
+    if str(spec).startswith(URI_PREFIXES):
+        from facealign.registry.pyfunc import download_aligner
+
+        return download_aligner(str(spec), download_to)
+    path = Path(spec)
+    if path.is_file() and is_aligner_dir(path.parent):
+        return path.parent
+    if not is_aligner_dir(path):
+        raise FileNotFoundError(f"{path}: not a saved aligner (no aligner.json)")
+    return path

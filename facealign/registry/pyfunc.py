@@ -150,17 +150,28 @@ def load_aligner_from_uri(uri: str) -> Aligner:
         ValueError: an unknown model, alias, version or run (one line naming it and the
             registry), or a model that is not a facealign model.
     """
+    from facealign.aligners.loading import load_local_aligner
+
+    with tempfile.TemporaryDirectory(prefix="facealign-model-") as tmp:
+        return load_local_aligner(download_aligner(uri, tmp))
+
+
+def download_aligner(uri: str, dst_path: str | Path) -> Path:
+    """The aligner directory of a registry / run model (see :func:`load_aligner_from_uri`),
+    downloaded under ``dst_path``.
+
+    Raises:
+        ValueError: as :func:`load_aligner_from_uri`.
+    """
     import mlflow.artifacts
     from mlflow.exceptions import MlflowException
 
-    from facealign.aligners.loading import load_local_aligner
     from facealign.registry.info import resolve, store_uri
 
     source = resolve(uri).pinned if uri.startswith("models:/") else uri
-    with tempfile.TemporaryDirectory(prefix="facealign-model-") as tmp:
-        try:
-            local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp)
-        except MlflowException as exc:
-            lines = str(exc.message).strip().splitlines() or [type(exc).__name__]
-            raise ValueError(f"{uri}: cannot be downloaded from {store_uri()} ({lines[0]})") from exc
-        return load_local_aligner(aligner_dir_of(local, uri))
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(dst_path))
+    except MlflowException as exc:
+        lines = str(exc.message).strip().splitlines() or [type(exc).__name__]
+        raise ValueError(f"{uri}: cannot be downloaded from {store_uri()} ({lines[0]})") from exc
+    return Path(aligner_dir_of(local, uri))

@@ -88,3 +88,21 @@ def test_bad_colour_shape_is_rejected() -> None:
     model = tiny_model()
     with pytest.raises(ValueError):
         render_pncc(project(POSE, model.mean), model.triangles, np.zeros((3, 3)), 8, 8)
+
+
+def test_linear_model_projection_equals_shape_then_camera_projection():
+    from facegeom.pncc import project_linear_model
+
+    rng = np.random.default_rng(4)
+    n, k = 50, 7
+    mean = rng.normal(size=(n, 3)).astype(np.float32) * 40
+    basis = rng.normal(size=(3 * n, k)).astype(np.float32)
+    coeffs = rng.normal(size=(3, k))
+    poses = np.array([[0.8, 0.1, 0.6, -0.2, 30.0, 40.0], [1.2, -0.3, -1.2, 0.1, 5.0, 9.0],
+                      [0.5, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    got = project_linear_model(mean, basis, coeffs, poses)
+    for b in range(3):
+        shape = mean + (basis @ coeffs[b].astype(np.float32)).reshape(n, 3)
+        np.testing.assert_allclose(got[b], project(poses[b], shape), atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="do not fit"):
+        project_linear_model(mean, basis[:-3], coeffs, poses)
