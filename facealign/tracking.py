@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -115,7 +116,10 @@ def log_dataset(path: str | Path, context: str, files_hash: str | None = None) -
     from mlflow.data.meta_dataset import MetaDataset
 
     digest, out = dataset_digest(path, files_hash=files_hash)
-    dataset = MetaDataset(resolve_dataset_source(str(path)), name=str(path), digest=digest)
+    with warnings.catch_warnings():  # MLflow registers its local-file source class twice and says so
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+        source = resolve_dataset_source(str(path))
+    dataset = MetaDataset(source, name=str(path), digest=digest)
     mlflow.log_input(dataset, context=context, tags={"dvc_out": out} if out else None)
 
 
