@@ -93,7 +93,7 @@ def test_a_preset_plus_an_override_is_what_the_stage_reads_and_what_dvc_tracks(t
 
     _run([str(DVC), "repro", "-q"], repo, env)  # exit 127 when a stage says plain `facealign`
     assert _seen(repo) == {"preset": "default", "synthesize.n_train": 1500,
-                           "cascade.max_epochs": [40, 28, 20]}
+                           "cascade.max_epochs": [40, 28, 10]}
     _run(["git", "add", "-A"], repo, env)
     _run(["git", "commit", "-qm", "baseline"], repo, env)
 
@@ -104,7 +104,7 @@ def test_a_preset_plus_an_override_is_what_the_stage_reads_and_what_dvc_tracks(t
     changed = {key: (d["old"], d["new"]) for key, d in diff.items()}
     assert changed["synthesize.n_train"] == (1500, 100)
     assert changed["preset"] == ("default", "fast_dev_run")
-    assert changed["cascade.max_epochs"][1] == 1  # the preset's own value (was [40, 28, 20])
+    assert changed["cascade.max_epochs"][1] == 1  # the preset's own value (was [40, 28, 10])
     assert yaml.safe_load((repo / "params.yaml").read_text())["synthesize"]["n_train"] == 100
 
 
