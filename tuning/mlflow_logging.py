@@ -11,6 +11,7 @@ it), failed after its retries (FAILED) or interrupted (KILLED, reopened on ``--r
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
@@ -169,8 +170,12 @@ class MlflowSweepLogger(Callback):
         self._client.set_tag(self.run_id(trial), "failed_attempts", str(trial.num_failures))
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        try:
-            message = str(trial.get_error() or "")
+        try:  # the driver's local copy is written first; storage receives it on the next sync
+            local = Path(trial.error_file) if trial.error_file else None
+            if local is not None and local.is_file():
+                message = local.read_text()
+            else:
+                message = str(trial.get_error() or "")
         except Exception as exc:  # noqa: BLE001 - the error text is a courtesy, never fatal
             message = f"(error text unavailable: {exc})"
         self._close(trial, "FAILED", {"error": message[-4000:]})
