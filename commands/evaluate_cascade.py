@@ -37,10 +37,15 @@ class StageRecorder:
         self.landmarks: list[list] = [[] for _ in range(self.cascade.stages + 1)]
 
     def align(self, images, boxes):
+        from facealign.aligners.flip_average import average_with_mirror, mirror_inputs
+
         history, alignments = self.cascade.align_with_history(images, boxes)
         for k, params in enumerate(history):
             self.landmarks[k].append(self.cascade.landmarks(params))
-        return alignments if self.cascade is self.aligner else self.aligner.align(images, boxes)
+        if self.cascade is self.aligner:
+            return alignments
+        flipped, flipped_boxes = mirror_inputs(images, boxes)  # the direct pass is the one above
+        return average_with_mirror(alignments, self.cascade.align(flipped, flipped_boxes), images)
 
     def stage_reports(self, folder: str | Path) -> list[dict]:
         """The NME report (percent, by yaw bin) after every stage, stage 0 = p_0."""

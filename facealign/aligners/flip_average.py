@@ -71,16 +71,23 @@ class FlipAveraged:
         if len(images) == 0:
             return []
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-        widths = np.array([im.shape[1] for im in images], np.float64)
-        flipped = [np.ascontiguousarray(im[:, ::-1]) for im in images]
-        both = self.inner.align([*images, *flipped], np.concatenate([boxes, mirror_boxes(boxes, widths)]),
-                                **kwargs)
-        n = len(images)
-        out = []
-        for direct, mirrored, width in zip(both[:n], both[n:], widths, strict=True):
-            points = 0.5 * (direct.landmarks + mirror_landmarks(mirrored.landmarks, width))
-            out.append(replace(
-                direct, landmarks=points.astype(np.float32),
-                yaw=0.5 * (direct.yaw - mirrored.yaw), pitch=0.5 * (direct.pitch + mirrored.pitch),
-                roll=0.5 * (direct.roll - mirrored.roll)))
-        return out
+        flipped, flipped_boxes = mirror_inputs(images, boxes)
+        both = self.inner.align([*images, *flipped], np.concatenate([boxes, flipped_boxes]), **kwargs)
+        return average_with_mirror(both[:len(images)], both[len(images):], images)
+
+
+def mirror_inputs(images: list[np.ndarray], boxes: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """The left-right flipped images and their (B, 4) boxes (see :func:`mirror_boxes`)."""
+    widths = np.array([im.shape[1] for im in images], np.float64)
+    return [np.ascontiguousarray(im[:, ::-1]) for im in images], mirror_boxes(boxes, widths)
+
+
+def average_with_mirror(direct: list[Alignment], mirrored: list[Alignment],
+                        images: list[np.ndarray]) -> list[Alignment]:
+    """Each direct answer averaged with the answer on its mirror image (see :class:`FlipAveraged`)."""
+    out = []
+    for a, m, image in zip(direct, mirrored, images, strict=True):
+        points = 0.5 * (a.landmarks + mirror_landmarks(m.landmarks, float(image.shape[1])))
+        out.append(replace(a, landmarks=points.astype(np.float32), yaw=0.5 * (a.yaw - m.yaw),
+                           pitch=0.5 * (a.pitch + m.pitch), roll=0.5 * (a.roll - m.roll)))
+    return out

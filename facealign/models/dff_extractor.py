@@ -34,6 +34,29 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+
+def read_extractor_manifest(directory: str | Path, required: tuple[str, ...], what: str,
+                            hint: str = "") -> dict:
+    """``<directory>/dff.json`` as a dict, with the ``required`` fields; errors name the file.
+
+    Args:
+        directory: an extractor directory (PyTorch or an ONNX export).
+        required: fields that must be present.
+        what: what the directory should be, for the not-found message.
+        hint: appended to the not-found message (e.g. the command that makes one).
+    """
+    manifest_path = Path(directory) / MANIFEST
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"{directory}: not {what} (no {MANIFEST}{hint})")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{manifest_path}: not valid JSON ({exc})") from exc
+    for key in required:
+        if key not in manifest:
+            raise ValueError(f"{manifest_path}: missing field {key!r}")
+    return manifest
+
 class DFFExtractor:
     """A DFF network in inference mode.
 
@@ -57,16 +80,8 @@ class DFFExtractor:
         """Read a directory written by :func:`save_dff_extractor`; errors name the file."""
         directory = Path(path)
         manifest_path = directory / MANIFEST
-        if not manifest_path.is_file():
-            raise FileNotFoundError(f"{directory}: not a DFF extractor (no {MANIFEST}; "
-                                    "run `dvc repro train_dff`)")
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{manifest_path}: not valid JSON ({exc})") from exc
-        for key in ("image_size", "dim", "widths"):
-            if key not in manifest:
-                raise ValueError(f"{manifest_path}: missing field {key!r}")
+        manifest = read_extractor_manifest(directory, ("image_size", "dim", "widths"),
+                                           "a DFF extractor", "; run `dvc repro train_dff`")
         if manifest.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
             raise ValueError(f"{manifest_path}: format_version {manifest['format_version']} is newer "
                              f"than this code understands ({FORMAT_VERSION})")

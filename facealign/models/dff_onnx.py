@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from facealign.models.dff_extractor import MANIFEST, DFFExtractor
+from facealign.models.dff_extractor import MANIFEST, DFFExtractor, read_extractor_manifest
 from facealign.models.dff_unet import normalize_images_numpy
 from facealign.models.fused_net import fold_batch_norm
 from facealign.models.onnx_export import export_onnx
@@ -54,16 +54,7 @@ class OnnxDFFExtractor:
     @classmethod
     def load(cls, path: str | Path, threads: int | None = None) -> OnnxDFFExtractor:
         """Read a directory written by :func:`export_dff_extractor`; errors name the file."""
-        manifest_path = Path(path) / MANIFEST
-        if not manifest_path.is_file():
-            raise FileNotFoundError(f"{path}: not an exported DFF extractor (no {MANIFEST})")
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{manifest_path}: not valid JSON ({exc})") from exc
-        for key in ("image_size", "dim", "onnx"):
-            if key not in manifest:
-                raise ValueError(f"{manifest_path}: missing field {key!r}")
+        manifest = read_extractor_manifest(path, ("image_size", "dim", "onnx"), "an exported DFF extractor")
         runner = OnnxRunner(Path(path) / manifest["onnx"], threads)
         return cls(runner, manifest["image_size"], manifest["dim"])
 
